@@ -1,0 +1,44 @@
+/** The `tributary` command line: one CLI that fronts every part. */
+import { Command, CommanderError } from 'commander';
+import { configKeys, loadConfig, type TributaryConfig } from '../lib/config.js';
+import { isTributaryError } from '../lib/errors.js';
+import { initLogger, type Logger } from '../lib/logger.js';
+import { registerStackCommands, type CliContext } from '../infra/stack-command.js';
+import { registerDemoCommand } from './demo-command.js';
+
+export async function main(argv: string[]): Promise<void> {
+  let config: TributaryConfig | undefined;
+  let logger: Logger | undefined;
+  const ctx: CliContext = {
+    config: () => (config ??= loadConfig()),
+    logger: () => (logger ??= initLogger({ level: ctx.config().logLevel === 'info' ? 'warn' : ctx.config().logLevel, destination: 2 })),
+  };
+
+  const program = new Command('tributary')
+    .description('Typed Avro events through Apache Kafka into exactly-once read models and analytics in Redis')
+    .showHelpAfterError()
+    .addHelpText(
+      'after',
+      `\nConfiguration comes from environment variables:\n  ${configKeys.join('\n  ')}\n` +
+        'Set TRIBUTARY_KAFKA_BROKERS, TRIBUTARY_SCHEMA_REGISTRY_URL or TRIBUTARY_REDIS_URL to use an existing service.',
+    );
+  program.exitOverride();
+  registerStackCommands(program, ctx);
+  registerDemoCommand(program, ctx);
+
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = err.exitCode;
+      return;
+    }
+    if (isTributaryError(err)) {
+      console.error(`tributary: ${err.message}`);
+      process.exitCode = 1;
+      return;
+    }
+    console.error(err);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Tributary's one entry point on a fresh machine.
+#
+#   bash infra/bootstrap.sh up     install what is needed, then bring the stack and the demo up
+#   bash infra/bootstrap.sh test   install what is needed, then run the whole test suite (npm test)
+#   bash infra/bootstrap.sh deps   install only
+#
+# Installs Debian packages (redis-server, the native build deps of the librdkafka client engine,
+# python3-venv), npm packages, the Maven-resolved Kafka and schema-registry distributions, and the
+# Python packages the interoperability tests use. Every step is idempotent and skips work already done.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+MODE="${1:-up}"
+STATE_DIR="${TRIBUTARY_STATE_DIR:-$ROOT/.tributary}"
+
+log() { printf '\033[1m[bootstrap]\033[0m %s\n' "$*" >&2; }
+
+SUDO=""
+if [ "$(id -u)" != "0" ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
+
+APT_PACKAGES=(redis-server redis-tools pkg-config libssl-dev zlib1g-dev libzstd-dev libcurl4-openssl-dev libsasl2-dev liblz4-dev python3-venv)
+
+install_apt() {
+  local missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ "${#missing[@]}" -eq 0 ]; then return; fi
+  if ! command -v apt-get >/dev/null 2>&1; then
+    log "missing packages ${missing[*]} and no apt-get: install them with your package manager"
+    return
+  fi
+  log "installing Debian packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+install_npm() {
+  if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    log "installing npm packages"
+    npm ci --no-audit --no-fund
+  fi
+  log "building TypeScript"
+  npm run -s build
+}
+
+install_maven() {
+  log "resolving Kafka and the schema registry from Maven Central"
+  mvn -B -q -f infra/maven/pom.xml package -Dtributary.state="$STATE_DIR"
+}
+
+install_python() {
+  local venv="$STATE_DIR/venv"
+  if [ ! -x "$venv/bin/python" ]; then
+    log "creating Python venv for interoperability tests"
+    python3 -m venv "$venv"
+  fi
+  if ! "$venv/bin/python" -c 'import confluent_kafka.schema_registry.avro, fastavro' >/dev/null 2>&1; then
+    log "installing Python packages (confluent-kafka)"
+    "$venv/bin/pip" install -q -r infra/python-requirements.txt
+  fi
+}
+
+install_all() {
+  install_apt
+  install_npm
+  install_maven
+  install_python
+}
+
+case "$MODE" in
+  deps)
+    install_all
+    ;;
+  up)
+    install_all
+    exec node bin/tributary.js demo
+    ;;
+  test)
+    install_all
+    exec npm test
+    ;;
+  *)
+    echo "usage: bash infra/bootstrap.sh [up|test|deps]" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,174 @@
+/**
+ * Topic provisioning from config, idempotent. Missing topics are created; topic configs that
+ * differ (retention, cleanup policy) are altered; a changed partition count is reported and
+ * never applied, since adding partitions re-keys every aggregate (DESIGN.md §3).
+ */
+import type { Admin, ITopicConfig } from 'kafkajs';
+import type { TributaryConfig } from '../lib/config.js';
+import { ErrorCodes, TributaryError } from '../lib/errors.js';
+import type { Logger } from '../lib/logger.js';
+
+export interface TopicSpec {
+  readonly name: string;
+  readonly partitions: number;
+  readonly replicationFactor: number;
+  readonly configs: Readonly<Record<string, string>>;
+}
+
+/** Base names of the topics Tributary owns; `config.topics.prefix` is put in front of each. */
+export const TopicNames = {
+  users: 'users',
+  orders: 'orders',
+  pageViews: 'page-views',
+  lateEvents: 'analytics.late-events',
+  analyticsWindows: 'analytics.windows',
+} as const;
+
+/** The dead-letter topic of a topic. */
+export function dlqTopic(topic: string): string {
+  return `${topic}.dlq`;
+}
+
+/** Every topic the system needs, with settings from config. */
+export function desiredTopics(config: TributaryConfig): TopicSpec[] {
+  const t = config.topics;
+  const name = (base: string) => `${t.prefix}${base}`;
+  const data = (base: string): TopicSpec => ({
+    name: name(base),
+    partitions: t.partitions,
+    replicationFactor: t.replicationFactor,
+    configs: { 'cleanup.policy': 'delete', 'retention.ms': String(t.retentionMs), 'compression.type': 'producer' },
+  });
+  const dlq = (base: string): TopicSpec => ({
+    name: dlqTopic(name(base)),
+    partitions: 1,
+    replicationFactor: t.replicationFactor,
+    configs: { 'cleanup.policy': 'delete', 'retention.ms': String(t.dlqRetentionMs) },
+  });
+  const aggregates = [TopicNames.users, TopicNames.orders, TopicNames.pageViews];
+  return [
+    ...aggregates.map(data),
+    ...aggregates.map(dlq),
+    data(TopicNames.lateEvents),
+    {
+      ...data(TopicNames.analyticsWindows),
+      // Final windows are keyed by window id; compaction keeps the last result of each.
+      configs: { 'cleanup.policy': 'compact,delete', 'retention.ms': String(t.retentionMs) },
+    },
+  ];
+}
+
+export interface ExistingTopic {
+  readonly partitions: number;
+  readonly configs: Readonly<Record<string, string | undefined>>;
+}
+
+export interface TopicPlan {
+  readonly create: TopicSpec[];
+  readonly alter: { name: string; changes: Record<string, { from: string | undefined; to: string }> }[];
+  /** Partition counts that differ from config; reported, never applied. */
+  readonly partitionDrift: { name: string; actual: number; desired: number }[];
+  readonly unchanged: string[];
+}
+
+/** Pure: what to do to go from `existing` to `desired`. */
+export function planTopics(desired: readonly TopicSpec[], existing: ReadonlyMap<string, ExistingTopic>): TopicPlan {
+  const plan: TopicPlan = { create: [], alter: [], partitionDrift: [], unchanged: [] };
+  for (const spec of desired) {
+    const cur = existing.get(spec.name);
+    if (!cur) {
+      plan.create.push(spec);
+      continue;
+    }
+    if (cur.partitions !== spec.partitions) {
+      plan.partitionDrift.push({ name: spec.name, actual: cur.partitions, desired: spec.partitions });
+    }
+    const changes: Record<string, { from: string | undefined; to: string }> = {};
+    for (const [key, value] of Object.entries(spec.configs)) {
+      if (cur.configs[key] !== value) changes[key] = { from: cur.configs[key], to: value };
+    }
+    if (Object.keys(changes).length > 0) plan.alter.push({ name: spec.name, changes });
+    else if (cur.partitions === spec.partitions) plan.unchanged.push(spec.name);
+  }
+  return plan;
+}
+
+const CONFIG_RESOURCE_TOPIC = 2;
+
+async function describeExisting(admin: Admin, names: string[]): Promise<Map<string, ExistingTopic>> {
+  const all = new Set(await admin.listTopics());
+  const present = names.filter((n) => all.has(n));
+  const out = new Map<string, ExistingTopic>();
+  if (present.length === 0) return out;
+  const meta = await admin.fetchTopicMetadata({ topics: present });
+  const configs = await admin.describeConfigs({
+    includeSynonyms: false,
+    resources: present.map((name) => ({ type: CONFIG_RESOURCE_TOPIC, name })),
+  });
+  for (const t of meta.topics) {
+    const res = configs.resources.find((r) => r.resourceName === t.name);
+    const entries: Record<string, string> = {};
+    for (const e of res?.configEntries ?? []) entries[e.configName] = e.configValue;
+    out.set(t.name, { partitions: t.partitions.length, configs: entries });
+  }
+  return out;
+}
+
+/**
+ * Applies the plan for `desired` (default: every topic from config) and returns it, so callers
+ * can report what changed. Partition drift is logged as a warning.
+ */
+export async function provisionTopics(
+  admin: Admin,
+  config: TributaryConfig,
+  logger: Logger,
+  desired: readonly TopicSpec[] = desiredTopics(config),
+): Promise<TopicPlan> {
+  const log = logger.child({ component: 'topics' });
+  try {
+    const existing = await describeExisting(
+      admin,
+      desired.map((d) => d.name),
+    );
+    const plan = planTopics(desired, existing);
+    if (plan.create.length > 0) {
+      const topics: ITopicConfig[] = plan.create.map((s) => ({
+        topic: s.name,
+        numPartitions: s.partitions,
+        replicationFactor: s.replicationFactor,
+        configEntries: Object.entries(s.configs).map(([name, value]) => ({ name, value })),
+      }));
+      await admin.createTopics({ topics, waitForLeaders: true });
+      log.info({ topics: plan.create.map((s) => s.name) }, 'created topics');
+    }
+    for (const a of plan.alter) {
+      const spec = desired.find((d) => d.name === a.name)!;
+      // Non-incremental alter replaces the topic's dynamic configs: send the full desired set.
+      await admin.alterConfigs({
+        validateOnly: false,
+        resources: [
+          {
+            type: CONFIG_RESOURCE_TOPIC,
+            name: a.name,
+            configEntries: Object.entries(spec.configs).map(([name, value]) => ({ name, value })),
+          },
+        ],
+      });
+      log.info({ topic: a.name, changes: a.changes }, 'altered topic config');
+    }
+    for (const d of plan.partitionDrift) {
+      log.warn(
+        d,
+        `topic ${d.name} has ${d.actual} partitions but config says ${d.desired}; not changed ` +
+          '(re-partitioning moves keys between partitions; do it deliberately)',
+      );
+    }
+    return plan;
+  } catch (err) {
+    throw new TributaryError(
+      ErrorCodes.TOPIC_PROVISIONING_FAILED,
+      `topic provisioning failed: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * One error module for the whole project. Every error Tributary throws on purpose is a
+ * {@link TributaryError} with a stable string `code` from {@link ErrorCodes}; callers branch on
+ * the code through the type guards below, never on message text.
+ */
+
+export const ErrorCodes = {
+  CONFIG_INVALID: 'TRIBUTARY_CONFIG_INVALID',
+  STACK_START_FAILED: 'TRIBUTARY_STACK_START_FAILED',
+  STACK_NOT_READY: 'TRIBUTARY_STACK_NOT_READY',
+  STACK_DIST_MISSING: 'TRIBUTARY_STACK_DIST_MISSING',
+  TOPIC_PROVISIONING_FAILED: 'TRIBUTARY_TOPIC_PROVISIONING_FAILED',
+  SCHEMA_REGISTRY: 'TRIBUTARY_SCHEMA_REGISTRY',
+  SCHEMA_INCOMPATIBLE: 'TRIBUTARY_SCHEMA_INCOMPATIBLE',
+  EVENT_INVALID: 'TRIBUTARY_EVENT_INVALID',
+  DECODE_FAILED: 'TRIBUTARY_DECODE_FAILED',
+  UNRECOVERABLE: 'TRIBUTARY_UNRECOVERABLE',
+} as const;
+
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+/** Base class of every error Tributary raises deliberately. */
+export class TributaryError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'TributaryError';
+    this.code = code;
+  }
+}
+
+/**
+ * An error that retrying cannot fix: the record that caused it goes straight to the
+ * dead-letter topic instead of through the retry/backoff path.
+ */
+export class UnrecoverableError extends TributaryError {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.name = 'UnrecoverableError';
+  }
+}
+
+export function isTributaryError(err: unknown): err is TributaryError {
+  return err instanceof TributaryError;
+}
+
+export function hasCode(err: unknown, code: ErrorCode): err is TributaryError {
+  return err instanceof TributaryError && err.code === code;
+}
+
+export function isUnrecoverable(err: unknown): err is UnrecoverableError {
+  return err instanceof UnrecoverableError;
+}

@@ -1,0 +1,40 @@
+/** The Kafka client factory: every part of Tributary gets its client from here. */
+import { Kafka, logLevel, type KafkaConfig, type LogEntry } from 'kafkajs';
+import type { TributaryConfig } from './config.js';
+import type { Logger } from './logger.js';
+
+const levelNames: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
+};
+
+/** Bridges KafkaJS's logger into pino so all logs share one format. */
+function pinoLogCreator(logger: Logger) {
+  return () =>
+    ({ namespace, level, log }: LogEntry) => {
+      const { message, ...extra } = log;
+      const method = levelNames[level] ?? 'info';
+      logger[method]({ namespace, ...extra }, message);
+    };
+}
+
+export interface KafkaClientOptions {
+  /** Overrides the configured client id (e.g. per consumer group). */
+  clientId?: string;
+  /** Extra KafkaJS options (retry, timeouts). */
+  overrides?: Partial<KafkaConfig>;
+}
+
+/** Creates a KafkaJS client for the configured brokers, logging through `logger`. */
+export function createKafka(config: TributaryConfig, logger: Logger, options: KafkaClientOptions = {}): Kafka {
+  return new Kafka({
+    clientId: options.clientId ?? config.kafka.clientId,
+    brokers: config.kafka.brokers.value,
+    logLevel: logLevel.WARN,
+    logCreator: pinoLogCreator(logger.child({ component: 'kafkajs' })),
+    retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 5_000 },
+    ...options.overrides,
+  });
+}
