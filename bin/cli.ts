@@ -11,11 +11,17 @@ export async function main(argv: string[]): Promise<void> {
   let logger: Logger | undefined;
   const ctx: CliContext = {
     config: () => (config ??= loadConfig()),
-    logger: () => (logger ??= initLogger({ level: ctx.config().logLevel === 'info' ? 'warn' : ctx.config().logLevel, destination: 2 })),
+    logger: () =>
+      (logger ??= initLogger({
+        level: ctx.config().logLevel === 'info' ? 'warn' : ctx.config().logLevel,
+        destination: 2,
+      })),
   };
 
   const program = new Command('tributary')
-    .description('Typed Avro events through Apache Kafka into exactly-once read models and analytics in Redis')
+    .description(
+      'Typed Avro events through Apache Kafka into exactly-once read models and analytics in Redis',
+    )
     .showHelpAfterError()
     .addHelpText(
       'after',

@@ -9,7 +9,7 @@ import { stackUp } from '../infra/stack/stack.js';
 export function registerDemoCommand(program: Command, ctx: CliContext): void {
   program
     .command('demo')
-    .description('bring the stack up and provision topics (the README\'s first command ends here)')
+    .description("bring the stack up and provision topics (the README's first command ends here)")
     .action(async () => {
       const config = ctx.config();
       const rows = await stackUp(config, ctx.logger(), { onProgress: (m) => console.log(m) });

@@ -14,6 +14,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 MODE="${1:-up}"
 STATE_DIR="${TRIBUTARY_STATE_DIR:-$ROOT/.tributary}"
+DIST_DIR="${TRIBUTARY_DIST_DIR:-$ROOT/.tributary/dist}"
 
 log() { printf '\033[1m[bootstrap]\033[0m %s\n' "$*" >&2; }
 
@@ -48,11 +49,11 @@ install_npm() {
 
 install_maven() {
   log "resolving Kafka and the schema registry from Maven Central"
-  mvn -B -q -f infra/maven/pom.xml package -Dtributary.state="$STATE_DIR"
+  mvn -B -q -f infra/maven/pom.xml package -Dtributary.dist="$DIST_DIR"
 }
 
 install_python() {
-  local venv="$STATE_DIR/venv"
+  local venv="$ROOT/.tributary/venv"
   if [ ! -x "$venv/bin/python" ]; then
     log "creating Python venv for interoperability tests"
     python3 -m venv "$venv"

@@ -4,7 +4,14 @@ import type { Command } from 'commander';
 import type { TributaryConfig } from '../lib/config.js';
 import { createKafka } from '../lib/kafka.js';
 import type { Logger } from '../lib/logger.js';
-import { COMPONENTS, stackDown, stackLogFiles, stackStatus, stackUp, type ComponentName } from './stack/stack.js';
+import {
+  COMPONENTS,
+  stackDown,
+  stackLogFiles,
+  stackStatus,
+  stackUp,
+  type ComponentName,
+} from './stack/stack.js';
 import type { ComponentStatus } from './stack/stack.js';
 import { provisionTopics, type TopicPlan } from './topics.js';
 
@@ -26,7 +33,9 @@ function parts(list: string[] | undefined): ComponentName[] | undefined {
 export function printStatus(rows: readonly ComponentStatus[]): void {
   const w = Math.max(...rows.map((r) => r.name.length));
   for (const r of rows) {
-    const extra = [r.pid ? `pid ${r.pid}` : '', r.logFile ? `log ${r.logFile}` : ''].filter(Boolean).join(', ');
+    const extra = [r.pid ? `pid ${r.pid}` : '', r.logFile ? `log ${r.logFile}` : '']
+      .filter(Boolean)
+      .join(', ');
     console.log(`${r.name.padEnd(w)}  ${r.state.padEnd(11)}  ${r.endpoint}${extra ? `  (${extra})` : ''}`);
   }
 }
@@ -37,7 +46,8 @@ export function printPlan(plan: TopicPlan): void {
   for (const d of plan.partitionDrift) {
     console.log(`WARNING  ${d.name} has ${d.actual} partitions, config says ${d.desired}: left unchanged`);
   }
-  if (plan.unchanged.length > 0) console.log(`ok       ${plan.unchanged.length} topics already as configured`);
+  if (plan.unchanged.length > 0)
+    console.log(`ok       ${plan.unchanged.length} topics already as configured`);
 }
 
 /** Provisions every topic from config through a short-lived admin client. */
@@ -122,7 +132,12 @@ export function registerStackCommands(program: Command, ctx: CliContext): void {
 async function printTail(file: string, lines: number, follow: boolean): Promise<void> {
   const { readFile } = await import('node:fs/promises');
   const text = await readFile(file, 'utf8');
-  process.stdout.write(text.split('\n').slice(-lines - 1).join('\n'));
+  process.stdout.write(
+    text
+      .split('\n')
+      .slice(-lines - 1)
+      .join('\n'),
+  );
   if (!follow) return;
   let pos = statSync(file).size;
   await new Promise<void>(() => {

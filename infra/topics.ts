@@ -37,7 +37,11 @@ export function desiredTopics(config: TributaryConfig): TopicSpec[] {
     name: name(base),
     partitions: t.partitions,
     replicationFactor: t.replicationFactor,
-    configs: { 'cleanup.policy': 'delete', 'retention.ms': String(t.retentionMs), 'compression.type': 'producer' },
+    configs: {
+      'cleanup.policy': 'delete',
+      'retention.ms': String(t.retentionMs),
+      'compression.type': 'producer',
+    },
   });
   const dlq = (base: string): TopicSpec => ({
     name: dlqTopic(name(base)),
@@ -72,7 +76,10 @@ export interface TopicPlan {
 }
 
 /** Pure: what to do to go from `existing` to `desired`. */
-export function planTopics(desired: readonly TopicSpec[], existing: ReadonlyMap<string, ExistingTopic>): TopicPlan {
+export function planTopics(
+  desired: readonly TopicSpec[],
+  existing: ReadonlyMap<string, ExistingTopic>,
+): TopicPlan {
   const plan: TopicPlan = { create: [], alter: [], partitionDrift: [], unchanged: [] };
   for (const spec of desired) {
     const cur = existing.get(spec.name);
@@ -94,6 +101,36 @@ export function planTopics(desired: readonly TopicSpec[], existing: ReadonlyMap<
 }
 
 const CONFIG_RESOURCE_TOPIC = 2;
+
+/**
+ * Creates topics and waits until every partition has a leader. KafkaJS's own `waitForLeaders`
+ * gives up when a KRaft broker briefly answers UNKNOWN_TOPIC_OR_PARTITION for a topic it has
+ * just created, so we poll metadata ourselves.
+ */
+export async function createTopicsAndWait(
+  admin: Admin,
+  topics: ITopicConfig[],
+  timeoutMs = 30_000,
+): Promise<void> {
+  await admin.createTopics({ topics, waitForLeaders: false });
+  const names = topics.map((t) => t.topic);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const meta = await admin.fetchTopicMetadata({ topics: names });
+      const ready = meta.topics.every((t) => {
+        const want = topics.find((x) => x.topic === t.name)?.numPartitions ?? 1;
+        return t.partitions.length >= want && t.partitions.every((p) => p.leader >= 0);
+      });
+      if (ready && meta.topics.length === names.length) return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`topics ${names.join(', ')} have no leaders after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 async function describeExisting(admin: Admin, names: string[]): Promise<Map<string, ExistingTopic>> {
   const all = new Set(await admin.listTopics());
@@ -138,7 +175,7 @@ export async function provisionTopics(
         replicationFactor: s.replicationFactor,
         configEntries: Object.entries(s.configs).map(([name, value]) => ({ name, value })),
       }));
-      await admin.createTopics({ topics, waitForLeaders: true });
+      await createTopicsAndWait(admin, topics);
       log.info({ topics: plan.create.map((s) => s.name) }, 'created topics');
     }
     for (const a of plan.alter) {

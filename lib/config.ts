@@ -15,6 +15,8 @@ const bool = z
 /** Every environment variable Tributary reads, with its default. */
 const envSchema = z.object({
   TRIBUTARY_STATE_DIR: z.string().min(1).default('.tributary'),
+  /** Where Maven puts the Kafka and registry distributions (shared by every state dir). */
+  TRIBUTARY_DIST_DIR: z.string().min(1).default('.tributary/dist'),
   TRIBUTARY_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 
   // Endpoints. When one is set, that part of the stack is external and `stack up` leaves it alone.
@@ -45,8 +47,16 @@ const envSchema = z.object({
   TRIBUTARY_TOPIC_PREFIX: z.string().default(''),
   TRIBUTARY_TOPIC_PARTITIONS: positiveInt.default(6),
   TRIBUTARY_TOPIC_REPLICATION_FACTOR: positiveInt.default(1),
-  TRIBUTARY_TOPIC_RETENTION_MS: z.coerce.number().int().min(-1).default(7 * 24 * 3600 * 1000),
-  TRIBUTARY_DLQ_RETENTION_MS: z.coerce.number().int().min(-1).default(30 * 24 * 3600 * 1000),
+  TRIBUTARY_TOPIC_RETENTION_MS: z.coerce
+    .number()
+    .int()
+    .min(-1)
+    .default(7 * 24 * 3600 * 1000),
+  TRIBUTARY_DLQ_RETENTION_MS: z.coerce
+    .number()
+    .int()
+    .min(-1)
+    .default(30 * 24 * 3600 * 1000),
   TRIBUTARY_TOPIC_AUTO_PROVISION: bool.default(true),
 });
 
@@ -70,6 +80,7 @@ export interface TopicSettings {
 
 export interface TributaryConfig {
   readonly stateDir: string;
+  readonly distDir: string;
   readonly logLevel: Env['TRIBUTARY_LOG_LEVEL'];
   readonly kafka: {
     readonly brokers: Endpoint<string[]>;
@@ -98,7 +109,10 @@ export interface TributaryConfig {
  * Reads and validates the configuration. Throws a {@link TributaryError} with code
  * `TRIBUTARY_CONFIG_INVALID` whose message names every bad variable and why.
  */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): TributaryConfig {
+export function loadConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  cwd: string = process.cwd(),
+): TributaryConfig {
   const picked: Record<string, string> = {};
   for (const key of Object.keys(envSchema.shape)) {
     const v = env[key];
@@ -130,6 +144,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
   }
   return {
     stateDir: path.resolve(cwd, e.TRIBUTARY_STATE_DIR),
+    distDir: path.resolve(cwd, e.TRIBUTARY_DIST_DIR),
     logLevel: e.TRIBUTARY_LOG_LEVEL,
     kafka: {
       brokers: brokers

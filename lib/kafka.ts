@@ -28,7 +28,11 @@ export interface KafkaClientOptions {
 }
 
 /** Creates a KafkaJS client for the configured brokers, logging through `logger`. */
-export function createKafka(config: TributaryConfig, logger: Logger, options: KafkaClientOptions = {}): Kafka {
+export function createKafka(
+  config: TributaryConfig,
+  logger: Logger,
+  options: KafkaClientOptions = {},
+): Kafka {
   return new Kafka({
     clientId: options.clientId ?? config.kafka.clientId,
     brokers: config.kafka.brokers.value,

@@ -19,7 +19,9 @@ export function initLogger(options: LoggerOptions = {}): Logger {
       name: 'tributary',
       level: options.level ?? (process.env.TRIBUTARY_LOG_LEVEL as LevelWithSilent | undefined) ?? 'info',
     },
-    typeof dest === 'number' ? pino.destination({ fd: dest, sync: true }) : pino.destination({ dest, mkdir: true }),
+    typeof dest === 'number'
+      ? pino.destination({ fd: dest, sync: true })
+      : pino.destination({ dest, mkdir: true }),
   );
   return root;
 }

@@ -1,6 +1,6 @@
 /**
  * The Java distributions the local stack runs, resolved from Maven Central by
- * `infra/maven/pom.xml` into `<state>/dist/`. Versions are pinned in that pom only.
+ * `infra/maven/pom.xml` into `TRIBUTARY_DIST_DIR` (default `.tributary/dist`). Versions are pinned in that pom only.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
@@ -45,11 +45,11 @@ export interface Distributions {
   readonly versions: StackVersions;
 }
 
-export function distributions(stateDir: string): Distributions {
+export function distributions(distDir: string): Distributions {
   const versions = stackVersions();
   return {
-    kafkaLibs: path.join(stateDir, 'dist', `kafka-${versions.kafka}`, 'libs'),
-    apicurioHome: path.join(stateDir, 'dist', `apicurio-${versions.apicurio}`),
+    kafkaLibs: path.join(distDir, `kafka-${versions.kafka}`, 'libs'),
+    apicurioHome: path.join(distDir, `apicurio-${versions.apicurio}`),
     versions,
   };
 }
@@ -63,10 +63,10 @@ export function distributionsPresent(d: Distributions): boolean {
 }
 
 /** Runs Maven to resolve the distributions if they are missing. */
-export function ensureDistributions(stateDir: string): Distributions {
-  const d = distributions(stateDir);
+export function ensureDistributions(distDir: string): Distributions {
+  const d = distributions(distDir);
   if (distributionsPresent(d)) return d;
-  const mvn = spawnSync('mvn', ['-B', '-q', '-f', pomFile(), 'package', `-Dtributary.state=${stateDir}`], {
+  const mvn = spawnSync('mvn', ['-B', '-q', '-f', pomFile(), 'package', `-Dtributary.dist=${distDir}`], {
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   if (mvn.error || mvn.status !== 0 || !distributionsPresent(d)) {

@@ -95,9 +95,13 @@ export function prepareKafka(config: TributaryConfig, dist: Distributions): Proc
   if (!existsSync(path.join(p.data, 'meta.properties'))) {
     let clusterId = existsSync(p.clusterIdFile) ? readFileSync(p.clusterIdFile, 'utf8').trim() : '';
     if (!clusterId) {
-      clusterId = execFileSync(java, ['-cp', classpath, ...common, 'kafka.tools.StorageTool', 'random-uuid'], {
-        encoding: 'utf8',
-      })
+      clusterId = execFileSync(
+        java,
+        ['-cp', classpath, ...common, 'kafka.tools.StorageTool', 'random-uuid'],
+        {
+          encoding: 'utf8',
+        },
+      )
         .trim()
         .split('\n')
         .pop()!
@@ -107,8 +111,16 @@ export function prepareKafka(config: TributaryConfig, dist: Distributions): Proc
     // A fresh single-voter KRaft quorum (dynamic quorum, `controller.quorum.bootstrap.servers`).
     execFileSync(
       java,
-      ['-cp', classpath, ...common, 'kafka.tools.StorageTool', 'format', '--standalone', '-t', clusterId]
-        .concat(['-c', p.properties]),
+      [
+        '-cp',
+        classpath,
+        ...common,
+        'kafka.tools.StorageTool',
+        'format',
+        '--standalone',
+        '-t',
+        clusterId,
+      ].concat(['-c', p.properties]),
       { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' },
     );
   }

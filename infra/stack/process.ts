@@ -115,5 +115,8 @@ function signal(pid: number, sig: NodeJS.Signals): void {
 export function tailFile(file: string, lines = 15): string {
   if (!existsSync(file)) return '(no log yet)';
   const text = readFileSync(file, 'utf8');
-  return text.split('\n').slice(-lines - 1).join('\n');
+  return text
+    .split('\n')
+    .slice(-lines - 1)
+    .join('\n');
 }

@@ -110,7 +110,13 @@ async function statusOf(c: Component): Promise<ComponentStatus> {
   }
   const pid = runningPid(c);
   if (pid !== undefined) {
-    return { name: c.name, endpoint: c.endpoint, pid, logFile: c.logFile, state: answering ? 'running' : 'starting' };
+    return {
+      name: c.name,
+      endpoint: c.endpoint,
+      pid,
+      logFile: c.logFile,
+      state: answering ? 'running' : 'starting',
+    };
   }
   return { name: c.name, endpoint: c.endpoint, state: answering ? 'existing' : 'stopped' };
 }
@@ -157,7 +163,7 @@ export async function stackUp(
     }
     toStart.push(c);
   }
-  const dist = toStart.some((c) => c.needsDist) ? ensureDistributions(config.stateDir) : undefined;
+  const dist = toStart.some((c) => c.needsDist) ? ensureDistributions(config.distDir) : undefined;
 
   const started = new Map<ComponentName, number>();
   for (const c of toStart) {

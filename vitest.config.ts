@@ -1,0 +1,28 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.unit.test.ts'],
+          environment: 'node',
+        },
+      },
+      {
+        test: {
+          // Real Kafka, schema registry and Redis, started once per run by the global setup.
+          name: 'integration',
+          include: ['test/integration/**/*.int.test.ts', 'test/faults/**/*.fault.test.ts'],
+          environment: 'node',
+          globalSetup: ['test/setup/stack.global.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+          // 2-core machines: the broker, registry and Redis share them with the tests.
+          maxWorkers: 2,
+        },
+      },
+    ],
+  },
+});
