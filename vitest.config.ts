@@ -6,6 +6,8 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
+          // Unit tests first (fast feedback), then the tiers that need the stack.
+          sequence: { groupOrder: 0 },
           include: ['test/unit/**/*.unit.test.ts'],
           environment: 'node',
         },
@@ -14,6 +16,7 @@ export default defineConfig({
         test: {
           // Real Kafka, schema registry and Redis, started once per run by the global setup.
           name: 'integration',
+          sequence: { groupOrder: 1 },
           include: ['test/integration/**/*.int.test.ts', 'test/faults/**/*.fault.test.ts'],
           environment: 'node',
           globalSetup: ['test/setup/stack.global.ts'],
