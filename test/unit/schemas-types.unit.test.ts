@@ -1,0 +1,85 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import { ErrorCodes } from '../../lib/errors.js';
+import type { AvroRecordSchema, AvscFile } from '../../schemas/avro-schema.js';
+import type { EventData, EventType, TributaryEvent } from '../../schemas/catalog.js';
+import type { OrderLineItem, UserPlan } from '../../schemas/generated/events.js';
+import {
+  GENERATED_FILE,
+  generateEventTypes,
+  renderEventTypes,
+} from '../../schemas/scripts/generate-types.js';
+
+const schemaDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../schemas');
+
+function file(name: string, fields: AvroRecordSchema['fields']): AvscFile {
+  return {
+    path: `/x/${name}.avsc`,
+    schema: { type: 'record', name, namespace: 'dev.tributary.events', fields },
+  };
+}
+
+describe('generated event types', () => {
+  it('are what `npm run gen:types` produces from the .avsc files now (run it if this fails)', async () => {
+    const committed = readFileSync(path.join(schemaDir, GENERATED_FILE), 'utf8');
+    expect(committed).toBe(await generateEventTypes(schemaDir));
+  });
+
+  it('map Avro types to the TypeScript types avsc reads', () => {
+    expectTypeOf<EventType>().toEqualTypeOf<
+      | 'UserCreated'
+      | 'UserUpdated'
+      | 'UserDeleted'
+      | 'OrderPlaced'
+      | 'OrderPaid'
+      | 'OrderCancelled'
+      | 'PageViewed'
+    >();
+    expectTypeOf<EventData<'OrderPlaced'>['totalAmount']>().toEqualTypeOf<number>();
+    expectTypeOf<EventData<'OrderPlaced'>['items']>().toEqualTypeOf<readonly OrderLineItem[]>();
+    expectTypeOf<EventData<'PageViewed'>['userId']>().toEqualTypeOf<string | null>();
+    expectTypeOf<EventData<'UserUpdated'>['plan']>().toEqualTypeOf<UserPlan | null>();
+    expectTypeOf<UserPlan>().toEqualTypeOf<'UNKNOWN' | 'FREE' | 'PRO' | 'ENTERPRISE'>();
+    expectTypeOf<Extract<TributaryEvent, { type: 'UserDeleted' }>['data']>().toEqualTypeOf<
+      EventData<'UserDeleted'>
+    >();
+  });
+
+  it('renders maps, arrays of nullables, fixed, bytes and docs', () => {
+    const out = renderEventTypes([
+      file('Thing', [
+        { name: 'tags', type: { type: 'map', values: 'long' }, doc: 'Counts by tag.' },
+        { name: 'maybe', type: { type: 'array', items: ['null', 'string'] } },
+        { name: 'hash', type: { type: 'fixed', name: 'Sha256', size: 32 } },
+        { name: 'raw', type: 'bytes', default: '' },
+        { name: 'flag', type: 'boolean', doc: 'Ends a comment */ early?' },
+      ]),
+    ]);
+    expect(out).toContain('/** Counts by tag. */\n  readonly tags: { readonly [key: string]: number };');
+    expect(out).toContain('readonly maybe: readonly (string | null)[];');
+    expect(out).toContain('export type Sha256 = Buffer;');
+    expect(out).toContain('readonly hash: Sha256;');
+    expect(out).toContain('/** Default: `""`. */\n  readonly raw: Buffer;');
+    expect(out).toContain('Ends a comment *\\/ early?');
+    expect(out).toContain('readonly Thing: Thing;');
+  });
+
+  it('refuses unions that avsc would wrap, rather than generate wrong types', () => {
+    expect(() => renderEventTypes([file('A', [{ name: 'n', type: ['int', 'long'] }])])).toThrow(
+      expect.objectContaining({
+        code: ErrorCodes.SCHEMA_INVALID,
+        message: expect.stringContaining('two number'),
+      }),
+    );
+  });
+
+  it('refuses one named type defined two ways across files', () => {
+    const plan = (symbols: string[]) => ({ name: 'plan', type: { type: 'enum', name: 'Plan', symbols } });
+    expect(() => renderEventTypes([file('A', [plan(['X'])]), file('B', [plan(['X'])])])).not.toThrow();
+    expect(() => renderEventTypes([file('A', [plan(['X'])]), file('B', [plan(['X', 'Y'])])])).toThrow(
+      /dev\.tributary\.events\.Plan is defined differently in A\.avsc and B\.avsc/,
+    );
+  });
+});
