@@ -4,6 +4,10 @@ import { configKeys, loadConfig, type TributaryConfig } from '../lib/config.js';
 import { isTributaryError } from '../lib/errors.js';
 import { initLogger, type Logger } from '../lib/logger.js';
 import { registerStackCommands, type CliContext } from '../infra/stack-command.js';
+import { registerConsumeCommand } from '../consumers/consume-command.js';
+import { registerBridgeCommand } from '../producers/bridge-command.js';
+import { registerIngestCommand } from '../producers/http/ingest-command.js';
+import { registerProduceCommands } from '../producers/produce-command.js';
 import { registerDemoCommand } from './demo-command.js';
 
 export async function main(argv: string[]): Promise<void> {
@@ -31,6 +35,10 @@ export async function main(argv: string[]): Promise<void> {
   program.exitOverride();
   registerStackCommands(program, ctx);
   registerDemoCommand(program, ctx);
+  registerProduceCommands(program, ctx);
+  registerBridgeCommand(program, ctx);
+  registerConsumeCommand(program, ctx);
+  registerIngestCommand(program, ctx);
 
   try {
     await program.parseAsync(argv);
@@ -39,7 +47,8 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = err.exitCode;
       return;
     }
-    if (isTributaryError(err)) {
+    if (isTributaryError(err) || (err instanceof Error && process.env.TRIBUTARY_LOG_LEVEL !== 'debug')) {
+      // Expected failures (bad input, a part of the stack down) get one clear line, no stack trace.
       console.error(`tributary: ${err.message}`);
       process.exitCode = 1;
       return;

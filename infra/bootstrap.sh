@@ -21,7 +21,7 @@ log() { printf '\033[1m[bootstrap]\033[0m %s\n' "$*" >&2; }
 SUDO=""
 if [ "$(id -u)" != "0" ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
 
-APT_PACKAGES=(redis-server redis-tools pkg-config libssl-dev zlib1g-dev libzstd-dev libcurl4-openssl-dev libsasl2-dev liblz4-dev python3-venv)
+APT_PACKAGES=(redis-server redis-tools g++ make pkg-config libssl-dev zlib1g-dev libzstd-dev libcurl4-openssl-dev libsasl2-dev liblz4-dev python3-venv)
 
 install_apt() {
   local missing=()
@@ -39,12 +39,31 @@ install_apt() {
 }
 
 install_npm() {
+  # The confluent client engine (@confluentinc/kafka-javascript, an optional dependency) compiles
+  # librdkafka from source on install: linked against the Debian libraries above, since its
+  # default static build downloads their sources. package.json's allowScripts lets npm run it.
+  export CKJS_LINKING="${CKJS_LINKING:-dynamic}"
+  # node-gyp needs Node's headers: use those installed beside node rather than downloading them.
+  local node_prefix
+  node_prefix="$(dirname "$(dirname "$(command -v node)")")"
+  if [ -z "${npm_config_nodedir:-}" ] && [ -f "$node_prefix/include/node/node.h" ]; then
+    export npm_config_nodedir="$node_prefix"
+  fi
   if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-    log "installing npm packages"
+    log "installing npm packages (with a librdkafka build for the confluent engine: about a minute on 2 cores)"
     npm ci --no-audit --no-fund
   fi
+  check_confluent_engine
   log "building TypeScript"
   npm run -s build
+}
+
+# npm drops an optional dependency whose build fails, and says so only at verbose log levels.
+check_confluent_engine() {
+  if node -e "require('@confluentinc/kafka-javascript')" >/dev/null 2>&1; then return; fi
+  log "the confluent client engine is not installed: its librdkafka build failed or was skipped"
+  log "(kafkajs works without it). To see why: rm -rf node_modules && CKJS_LINKING=dynamic npm ci --foreground-scripts"
+  if [ "$MODE" = "test" ]; then exit 1; fi
 }
 
 install_maven() {
@@ -58,7 +77,7 @@ install_python() {
     log "creating Python venv for interoperability tests"
     python3 -m venv "$venv"
   fi
-  if ! "$venv/bin/python" -c 'import confluent_kafka.schema_registry.avro, fastavro' >/dev/null 2>&1; then
+  if ! "$venv/bin/python" -c 'import confluent_kafka.schema_registry.avro, fastavro, schemathesis' >/dev/null 2>&1; then
     log "installing Python packages (confluent-kafka)"
     "$venv/bin/pip" install -q -r infra/python-requirements.txt
   fi

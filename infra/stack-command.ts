@@ -61,6 +61,17 @@ export async function runTopicProvisioning(config: TributaryConfig, logger: Logg
   }
 }
 
+/**
+ * Provisions the topics before a command produces or consumes, when
+ * `TRIBUTARY_TOPIC_AUTO_PROVISION` is on (the default), so a fresh stack just works.
+ */
+export async function ensureTopics(ctx: CliContext): Promise<void> {
+  const config = ctx.config();
+  if (!config.topics.autoProvision) return;
+  const plan = await runTopicProvisioning(config, ctx.logger());
+  if (plan.create.length > 0) console.error(`created topics: ${plan.create.map((t) => t.name).join(', ')}`);
+}
+
 export function registerStackCommands(program: Command, ctx: CliContext): void {
   const stack = program
     .command('stack')

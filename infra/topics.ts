@@ -20,6 +20,8 @@ export const TopicNames = {
   users: 'users',
   orders: 'orders',
   pageViews: 'page-views',
+  /** The old untyped JSON topic that the legacy bridge upcasts to `users`. */
+  legacyUserCreated: 'user-created',
   lateEvents: 'analytics.late-events',
   analyticsWindows: 'analytics.windows',
 } as const;
@@ -53,6 +55,8 @@ export function desiredTopics(config: TributaryConfig): TopicSpec[] {
   return [
     ...aggregates.map(data),
     ...aggregates.map(dlq),
+    data(TopicNames.legacyUserCreated),
+    dlq(TopicNames.legacyUserCreated),
     data(TopicNames.lateEvents),
     {
       ...data(TopicNames.analyticsWindows),

@@ -2,6 +2,7 @@
  * Tributary's one typed configuration, read from `TRIBUTARY_*` environment variables and
  * validated once at start. Defaults point at the local stack that `tributary stack up` starts.
  */
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { z } from 'zod';
 import { ErrorCodes, TributaryError } from './errors.js';
@@ -11,6 +12,84 @@ const positiveInt = z.coerce.number().int().positive();
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const commaList = z.string().transform((v) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
+
+/** What an HTTP credential may do: `ingest` events, `query` read models (DESIGN.md §6). */
+export const AUTH_SCOPES = ['ingest', 'query'] as const;
+export type AuthScope = (typeof AUTH_SCOPES)[number];
+
+/** One API key from `TRIBUTARY_AUTH_API_KEYS`. */
+export interface ApiKeySpec {
+  /** Shown in logs and metrics instead of the key; `key-<sha256 prefix>` when not given. */
+  readonly name: string;
+  readonly key: string;
+  readonly scopes: readonly AuthScope[];
+}
+
+const API_KEY_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+const API_KEY_SECRET = /^[A-Za-z0-9_~+/.-]{16,512}$/;
+
+/**
+ * Parses `TRIBUTARY_AUTH_API_KEYS`: entries separated by `;` or newlines, each
+ * `[name:]key=scope[,scope...]`, e.g. `ops:9f2c…e1=ingest,query; dashboard:77ab…03=query`. Keys are at
+ * least 16 characters of `A-Z a-z 0-9 _ ~ + / . -` (hex or base64url, e.g. `openssl rand -hex 24`).
+ * Returns the entries, or the reasons the value is wrong.
+ */
+export function parseApiKeys(value: string): { keys: ApiKeySpec[]; problems: string[] } {
+  const keys: ApiKeySpec[] = [];
+  const problems: string[] = [];
+  const entries = value
+    .split(/[;\n]/)
+    .map((e) => e.trim())
+    .filter(Boolean);
+  entries.forEach((entry, i) => {
+    const where = `entry ${i + 1}`;
+    const eq = entry.lastIndexOf('=');
+    if (eq < 0) {
+      problems.push(`${where} has no "=scopes" (expected [name:]key=ingest,query)`);
+      return;
+    }
+    const head = entry.slice(0, eq).trim();
+    const colon = head.indexOf(':');
+    const name = colon < 0 ? undefined : head.slice(0, colon).trim();
+    const key = colon < 0 ? head : head.slice(colon + 1).trim();
+    const scopes = entry
+      .slice(eq + 1)
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    if (name !== undefined && !API_KEY_NAME.test(name)) {
+      problems.push(`${where}: name must be 1-64 characters of A-Z a-z 0-9 _ . -`);
+    }
+    if (!API_KEY_SECRET.test(key)) {
+      // The key itself is never echoed: config errors end up in logs.
+      problems.push(`${where}: key must be 16-512 characters of A-Z a-z 0-9 _ ~ + / . -`);
+    }
+    const unknown = scopes.filter((s) => !(AUTH_SCOPES as readonly string[]).includes(s));
+    if (scopes.length === 0 || unknown.length > 0) {
+      problems.push(
+        `${where}: scopes must be a comma-separated subset of ${AUTH_SCOPES.join(', ')}` +
+          (unknown.length > 0 ? ` (unknown: ${unknown.join(', ')})` : ''),
+      );
+    }
+    if (keys.some((k) => k.key === key)) problems.push(`${where}: the same key is listed twice`);
+    const finalName = name ?? `key-${createHash('sha256').update(key).digest('hex').slice(0, 8)}`;
+    if (keys.some((k) => k.name === finalName)) problems.push(`${where}: name ${finalName} is used twice`);
+    keys.push({ name: finalName, key, scopes: [...new Set(scopes)] as AuthScope[] });
+  });
+  return { keys, problems };
+}
+
+const apiKeys = z.string().transform((value, ctx) => {
+  const { keys, problems } = parseApiKeys(value);
+  for (const message of problems) ctx.addIssue({ code: 'custom', message });
+  return problems.length > 0 ? z.NEVER : keys;
+});
 
 /** Every environment variable Tributary reads, with its default. */
 const envSchema = z.object({
@@ -33,6 +112,8 @@ const envSchema = z.object({
   TRIBUTARY_REGISTRY_PORT: port.default(8081),
   TRIBUTARY_REGISTRY_MANAGEMENT_PORT: port.default(9000),
   TRIBUTARY_REDIS_PORT: port.default(6379),
+  /** Put in front of every Redis key Tributary writes. */
+  TRIBUTARY_REDIS_KEY_PREFIX: z.string().default('trib:'),
   TRIBUTARY_KAFKA_HEAP: z.string().default('1g'),
   TRIBUTARY_REGISTRY_HEAP: z.string().default('512m'),
   /** A JDK (21+) for the schema registry; found under /usr/lib/jvm when unset. */
@@ -58,9 +139,38 @@ const envSchema = z.object({
     .min(-1)
     .default(30 * 24 * 3600 * 1000),
   TRIBUTARY_TOPIC_AUTO_PROVISION: bool.default(true),
+
+  // HTTP ingestion service (`tributary ingest`).
+  TRIBUTARY_INGEST_HOST: z.string().min(1).default('127.0.0.1'),
+  TRIBUTARY_INGEST_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  /** Largest request body, in bytes (413 beyond). */
+  TRIBUTARY_INGEST_BODY_LIMIT_BYTES: positiveInt.default(1024 * 1024),
+  /** Most events in one `POST /events/batch` (413 beyond). */
+  TRIBUTARY_INGEST_BATCH_MAX_EVENTS: positiveInt.default(1000),
+  /** Requests per minute per API key, token subject or (unauthenticated) client IP; 0 turns it off. */
+  TRIBUTARY_INGEST_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(1200),
+  /** Trust `X-Forwarded-For` (behind a reverse proxy), so the rate limit sees client IPs. */
+  TRIBUTARY_INGEST_TRUST_PROXY: bool.default(false),
+  /** How long SIGTERM waits for in-flight requests and unacknowledged events. */
+  TRIBUTARY_INGEST_SHUTDOWN_TIMEOUT_MS: positiveInt.default(15_000),
+
+  // Authentication of the HTTP services (ingestion, query).
+  TRIBUTARY_AUTH_API_KEYS: apiKeys.optional(),
+  TRIBUTARY_AUTH_JWT_SECRET: z
+    .string()
+    .min(32, 'must be at least 32 characters (HS256 needs a 256-bit secret)')
+    .optional(),
+  TRIBUTARY_AUTH_JWKS_URL: z.url().optional(),
+  TRIBUTARY_AUTH_JWT_ISSUER: z.string().min(1).optional(),
+  TRIBUTARY_AUTH_JWT_AUDIENCE: commaList.optional(),
+  /** Turns authentication off entirely (every request may ingest and query). For local experiments. */
+  TRIBUTARY_AUTH_DISABLED: bool.default(false),
 });
 
 export type Env = z.infer<typeof envSchema>;
+
+/** Variables whose values are credentials: never shown in error messages. */
+const SECRET_KEYS: ReadonlySet<string> = new Set(['TRIBUTARY_AUTH_API_KEYS', 'TRIBUTARY_AUTH_JWT_SECRET']);
 
 /** Where each part of the stack is, and whether this process is expected to run it. */
 export interface Endpoint<T> {
@@ -76,6 +186,31 @@ export interface TopicSettings {
   readonly retentionMs: number;
   readonly dlqRetentionMs: number;
   readonly autoProvision: boolean;
+}
+
+/** The HTTP ingestion service. */
+export interface IngestSettings {
+  readonly host: string;
+  /** 0 picks a free port. */
+  readonly port: number;
+  readonly bodyLimitBytes: number;
+  readonly batchMaxEvents: number;
+  /** 0 means no rate limit. */
+  readonly rateLimitPerMinute: number;
+  readonly trustProxy: boolean;
+  readonly shutdownTimeoutMs: number;
+}
+
+/** Who may call the HTTP services: API keys, JWTs (HS256 secret and/or JWKS), or nobody checks. */
+export interface AuthSettings {
+  readonly disabled: boolean;
+  readonly apiKeys: readonly ApiKeySpec[];
+  readonly jwt: {
+    readonly secret: string | undefined;
+    readonly jwksUrl: string | undefined;
+    readonly issuer: string | undefined;
+    readonly audience: readonly string[];
+  };
 }
 
 export interface TributaryConfig {
@@ -100,9 +235,12 @@ export interface TributaryConfig {
   readonly redis: {
     readonly url: Endpoint<string>;
     readonly port: number;
+    readonly keyPrefix: string;
   };
   readonly stackTimeoutMs: number;
   readonly topics: TopicSettings;
+  readonly ingest: IngestSettings;
+  readonly auth: AuthSettings;
 }
 
 /**
@@ -122,7 +260,9 @@ export function loadConfig(
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => {
       const key = i.path.join('.');
-      return `${key}=${JSON.stringify(picked[key] ?? '')}: ${i.message}`;
+      // Secrets are never echoed: this message is printed and logged.
+      const shown = SECRET_KEYS.has(key) ? '(hidden)' : JSON.stringify(picked[key] ?? '');
+      return `${key}=${shown}: ${i.message}`;
     });
     throw new TributaryError(ErrorCodes.CONFIG_INVALID, `invalid configuration: ${problems.join('; ')}`, {
       cause: parsed.error,
@@ -170,6 +310,7 @@ export function loadConfig(
         ? { value: e.TRIBUTARY_REDIS_URL, external: true }
         : { value: `redis://127.0.0.1:${e.TRIBUTARY_REDIS_PORT}`, external: false },
       port: e.TRIBUTARY_REDIS_PORT,
+      keyPrefix: e.TRIBUTARY_REDIS_KEY_PREFIX,
     },
     stackTimeoutMs: e.TRIBUTARY_STACK_TIMEOUT_MS,
     topics: {
@@ -179,6 +320,25 @@ export function loadConfig(
       retentionMs: e.TRIBUTARY_TOPIC_RETENTION_MS,
       dlqRetentionMs: e.TRIBUTARY_DLQ_RETENTION_MS,
       autoProvision: e.TRIBUTARY_TOPIC_AUTO_PROVISION,
+    },
+    ingest: {
+      host: e.TRIBUTARY_INGEST_HOST,
+      port: e.TRIBUTARY_INGEST_PORT,
+      bodyLimitBytes: e.TRIBUTARY_INGEST_BODY_LIMIT_BYTES,
+      batchMaxEvents: e.TRIBUTARY_INGEST_BATCH_MAX_EVENTS,
+      rateLimitPerMinute: e.TRIBUTARY_INGEST_RATE_LIMIT_PER_MINUTE,
+      trustProxy: e.TRIBUTARY_INGEST_TRUST_PROXY,
+      shutdownTimeoutMs: e.TRIBUTARY_INGEST_SHUTDOWN_TIMEOUT_MS,
+    },
+    auth: {
+      disabled: e.TRIBUTARY_AUTH_DISABLED,
+      apiKeys: e.TRIBUTARY_AUTH_API_KEYS ?? [],
+      jwt: {
+        secret: e.TRIBUTARY_AUTH_JWT_SECRET,
+        jwksUrl: e.TRIBUTARY_AUTH_JWKS_URL,
+        issuer: e.TRIBUTARY_AUTH_JWT_ISSUER,
+        audience: e.TRIBUTARY_AUTH_JWT_AUDIENCE ?? [],
+      },
     },
   };
 }

@@ -8,7 +8,8 @@ export class Semaphore {
   private readonly waiters: { n: number; resolve: () => void }[] = [];
 
   constructor(private readonly capacity: number) {
-    if (!Number.isInteger(capacity) || capacity <= 0) throw new RangeError(`capacity must be > 0, got ${capacity}`);
+    if (!Number.isInteger(capacity) || capacity <= 0)
+      throw new RangeError(`capacity must be > 0, got ${capacity}`);
   }
 
   /** Units currently held. */

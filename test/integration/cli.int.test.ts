@@ -42,7 +42,7 @@ describe('tributary CLI', () => {
     const first = await run('node', ['bin/tributary.js', 'topics'], { env });
     expect(first.stdout).toContain(`created  ${prefix}users (1 partitions)`);
     const second = await run('node', ['bin/tributary.js', 'topics'], { env });
-    expect(second.stdout).toContain('ok       8 topics already as configured');
+    expect(second.stdout).toContain('ok       10 topics already as configured');
   });
 
   it('names the bad key on invalid configuration', async () => {

@@ -70,3 +70,62 @@ describe('loadConfig', () => {
     expect(err.message).toContain('broker-without-port');
   });
 });
+
+describe('loadConfig: HTTP ingestion and auth', () => {
+  const key1 = '0123456789abcdef0123';
+  const key2 = 'fedcba9876543210fedc';
+
+  it('defaults to a loopback service with limits and no credentials', () => {
+    const c = loadConfig({}, '/srv');
+    expect(c.ingest).toEqual({
+      host: '127.0.0.1',
+      port: 8080,
+      bodyLimitBytes: 1024 * 1024,
+      batchMaxEvents: 1000,
+      rateLimitPerMinute: 1200,
+      trustProxy: false,
+      shutdownTimeoutMs: 15_000,
+    });
+    expect(c.auth).toEqual({
+      disabled: false,
+      apiKeys: [],
+      jwt: { secret: undefined, jwksUrl: undefined, issuer: undefined, audience: [] },
+    });
+  });
+
+  it('parses API keys with names and scopes', () => {
+    const c = loadConfig(
+      { TRIBUTARY_AUTH_API_KEYS: `ops:${key1}=ingest,query;\n ${key2} = query ;` },
+      '/srv',
+    );
+    expect(c.auth.apiKeys).toEqual([
+      { name: 'ops', key: key1, scopes: ['ingest', 'query'] },
+      { name: expect.stringMatching(/^key-[0-9a-f]{8}$/), key: key2, scopes: ['query'] },
+    ]);
+  });
+
+  it('names what is wrong with API keys without echoing them', () => {
+    const err = configError({ TRIBUTARY_AUTH_API_KEYS: `ops:short=ingest;${key1}=admin;${key2}` });
+    expect(err.message).toContain('TRIBUTARY_AUTH_API_KEYS=(hidden)');
+    expect(err.message).toContain('entry 1: key must be 16-512 characters');
+    expect(err.message).toContain('unknown: admin');
+    expect(err.message).toContain('entry 3 has no "=scopes"');
+    expect(err.message).not.toContain(key1);
+    expect(err.message).not.toContain('short');
+  });
+
+  it('reads JWT settings and hides a short secret', () => {
+    const c = loadConfig(
+      {
+        TRIBUTARY_AUTH_JWT_SECRET: 's'.repeat(32),
+        TRIBUTARY_AUTH_JWKS_URL: 'https://idp.example/.well-known/jwks.json',
+        TRIBUTARY_AUTH_JWT_AUDIENCE: 'tributary, ingest',
+      },
+      '/srv',
+    );
+    expect(c.auth.jwt.audience).toEqual(['tributary', 'ingest']);
+    const err = configError({ TRIBUTARY_AUTH_JWT_SECRET: 'hunter2' });
+    expect(err.message).toContain('TRIBUTARY_AUTH_JWT_SECRET=(hidden): must be at least 32 characters');
+    expect(err.message).not.toContain('hunter2');
+  });
+});

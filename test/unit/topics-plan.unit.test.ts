@@ -15,6 +15,8 @@ describe('desiredTopics', () => {
         'p.users.dlq',
         'p.orders.dlq',
         'p.page-views.dlq',
+        'p.user-created',
+        'p.user-created.dlq',
         'p.analytics.late-events',
         'p.analytics.windows',
       ].sort(),

@@ -1,0 +1,62 @@
+/**
+ * The users read model: one hash per user, a set of user ids per partition (the user count is
+ * the sum of their sizes), and per-partition stats of events that had nothing to apply to.
+ *
+ * Defined behaviour:
+ * - `UserCreated` for a user that exists (a repeated create) overwrites the profile and keeps the
+ *   first `createdAt`.
+ * - `UserUpdated` sets the fields it carries (null means unchanged); for an unknown user it is
+ *   ignored and counted as `orphanUpdates`, never turned into a partial user.
+ * - `UserDeleted` removes the user; for an unknown user it is counted as `orphanDeletes`.
+ */
+import type { PartitionKeys } from '../keys.js';
+import type { WriteBatch } from '../offset-fence.js';
+import type { AppliedRecord, Projection } from '../runtime/types.js';
+
+/** Key names of the users projection within one partition. */
+export const userKeys = {
+  user: (k: PartitionKeys, userId: string) => k.key('user', userId),
+  ids: (k: PartitionKeys) => k.key('user-ids'),
+  stats: (k: PartitionKeys) => k.key('stats'),
+};
+
+export const usersProjection: Projection = {
+  name: 'users',
+  topics: ['users'],
+  apply({ event, offset }: AppliedRecord, w: WriteBatch, k: PartitionKeys): void {
+    switch (event.type) {
+      case 'UserCreated': {
+        const d = event.data;
+        const user = userKeys.user(k, d.userId);
+        w.command('HSETNX', user, 'createdAt', d.occurredAt);
+        w.command('HSET', user, 'userId', d.userId, 'email', d.email, 'name', d.name, 'plan', d.plan);
+        w.command('HSET', user, 'country', d.country, 'updatedAt', d.occurredAt, 'offset', offset);
+        w.command('SADD', userKeys.ids(k), d.userId);
+        return;
+      }
+      case 'UserUpdated': {
+        const d = event.data;
+        const user = userKeys.user(k, d.userId);
+        const fields: (string | number)[] = ['updatedAt', d.occurredAt, 'offset', offset];
+        for (const f of ['email', 'name', 'plan', 'country'] as const) {
+          if (d[f] !== null) fields.push(f, d[f]);
+        }
+        w.ifNotExists(user, 'HINCRBY', userKeys.stats(k), 'orphanUpdates', 1);
+        w.ifExists(user, 'HSET', user, ...fields);
+        return;
+      }
+      case 'UserDeleted': {
+        const d = event.data;
+        const user = userKeys.user(k, d.userId);
+        w.ifNotExists(user, 'HINCRBY', userKeys.stats(k), 'orphanDeletes', 1);
+        w.ifExists(user, 'HINCRBY', userKeys.stats(k), 'deleted', 1);
+        w.command('DEL', user);
+        w.command('SREM', userKeys.ids(k), d.userId);
+        return;
+      }
+      default:
+        // Other event types on this topic (from newer producers) are not part of this model.
+        return;
+    }
+  },
+};

@@ -1,0 +1,37 @@
+/**
+ * The client engines behind one interface. `TRIBUTARY_CLIENT_ENGINE` (config.kafka.engine)
+ * picks one: `kafkajs` (pure JavaScript, the default) or `confluent` (librdkafka, built from
+ * source on install, loaded only when chosen).
+ */
+import type { TributaryConfig } from '../config.js';
+import type { EngineName, EngineProducer, EngineProducerOptions } from '../engine.js';
+import type { Logger } from '../logger.js';
+import { ConfluentProducer } from './confluent-producer.js';
+import { KafkajsProducer } from './kafkajs-producer.js';
+
+export { confluentInstalled, loadConfluent, CONFLUENT_PACKAGE } from './confluent-producer.js';
+export { registerKafkajsCodecs } from './kafkajs-codecs.js';
+export { producerDefaults, resolveProducerOptions, type ResolvedProducerOptions } from './options.js';
+export { ConfluentProducer, KafkajsProducer };
+
+/** Every engine name, in the order the docs and benchmarks list them. */
+export const engineNames: readonly EngineName[] = ['kafkajs', 'confluent'];
+
+/**
+ * Creates an unconnected producer of the configured engine; call `connect()` before `send()`.
+ * Throws `TRIBUTARY_CONFIG_INVALID` for options the engine cannot honour. Engine logs go to a
+ * `producer` child of `logger`, tagged with the engine's name.
+ */
+export function createProducer(
+  config: TributaryConfig,
+  logger: Logger,
+  options: EngineProducerOptions = {},
+): EngineProducer {
+  const log = logger.child({ component: 'producer' });
+  switch (config.kafka.engine) {
+    case 'kafkajs':
+      return new KafkajsProducer(config, log, options);
+    case 'confluent':
+      return new ConfluentProducer(config, log, options);
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * The kafkajs engine's producer: idempotent, acks=all, compressed, batched by linger time and
+ * size through a {@link RecordAccumulator} (kafkajs itself sends whatever it is given at once).
+ */
+import {
+  CompressionTypes,
+  logLevel,
+  Partitioners,
+  type IHeaders,
+  type LogEntry,
+  type Message,
+  type Producer,
+  type TopicMessages,
+} from 'kafkajs';
+import type { TributaryConfig } from '../config.js';
+import type { CompressionName, EngineProducer, EngineProducerOptions, OutgoingRecord } from '../engine.js';
+import { ErrorCodes, TributaryError } from '../errors.js';
+import { createKafka } from '../kafka.js';
+import type { Logger } from '../logger.js';
+import { recordBytes } from './byte-budget.js';
+import { registerKafkajsCodecs } from './kafkajs-codecs.js';
+import { resolveProducerOptions, type ResolvedProducerOptions } from './options.js';
+import { RecordAccumulator } from './record-accumulator.js';
+
+const codecs: Record<CompressionName, CompressionTypes> = {
+  none: CompressionTypes.None,
+  gzip: CompressionTypes.GZIP,
+  lz4: CompressionTypes.LZ4,
+  zstd: CompressionTypes.ZSTD,
+};
+
+/** The broker's own wait for acks=all within one request (ms); retries come on top. */
+const ACK_TIMEOUT_MS = 30_000;
+/** Longest pause between retries (ms); with the delivery timeout it bounds the retry count. */
+const MAX_RETRY_TIME_MS = 5_000;
+
+const levels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
+};
+
+/**
+ * kafkajs logs into pino. Its warning that bounded retries "may invalidate EoS guarantees" is
+ * expected here (retries are bounded on purpose, so that a `send` fails rather than hangs) and
+ * goes to debug.
+ */
+function logCreator(logger: Logger) {
+  return () =>
+    ({ namespace, level, log }: LogEntry) => {
+      const { message, ...extra } = log;
+      const method = message.startsWith('Limiting retries') ? 'debug' : (levels[level] ?? 'info');
+      logger[method]({ namespace, ...extra }, message);
+    };
+}
+
+function toMessage(record: OutgoingRecord): Message {
+  return {
+    key: record.key,
+    value: record.value,
+    // kafkajs only reads the headers; its type is just not readonly.
+    ...(record.headers !== undefined && { headers: record.headers as IHeaders }),
+    ...(record.timestamp !== undefined && { timestamp: String(record.timestamp) }),
+  };
+}
+
+/**
+ * An {@link EngineProducer} over kafkajs. A failed `send` rejects with kafkajs's error (after
+ * bounded retries, e.g. `KafkaJSNumberOfRetriesExceeded`); `PRODUCER_CLOSED` when not connected.
+ */
+export class KafkajsProducer implements EngineProducer {
+  readonly engine = 'kafkajs' as const;
+  readonly options: ResolvedProducerOptions;
+  readonly #producer: Producer;
+  readonly #accumulator: RecordAccumulator<OutgoingRecord>;
+  readonly #logger: Logger;
+  #state: 'new' | 'connected' | 'closing' | 'closed' = 'new';
+
+  constructor(config: TributaryConfig, logger: Logger, options: EngineProducerOptions = {}) {
+    this.options = resolveProducerOptions('kafkajs', options);
+    this.#logger = logger.child({ engine: 'kafkajs' });
+    registerKafkajsCodecs();
+    const clientId = [config.kafka.clientId, this.options.clientId].filter(Boolean).join('-');
+    const kafka = createKafka(config, this.#logger, {
+      clientId,
+      overrides: { logLevel: logLevel.WARN, logCreator: logCreator(this.#logger) },
+    });
+    this.#producer = kafka.producer({
+      idempotent: true,
+      // Java-compatible murmur2 (kafkajs's default since 2.0, named to keep its warning quiet):
+      // the confluent engine uses the same, so a key lands in one partition whichever writes it.
+      createPartitioner: Partitioners.DefaultPartitioner,
+      maxInFlightRequests: this.options.maxInFlight,
+      allowAutoTopicCreation: false,
+      retry: {
+        retries: Math.max(5, Math.ceil(this.options.deliveryTimeoutMs / MAX_RETRY_TIME_MS)),
+        initialRetryTime: 200,
+        maxRetryTime: MAX_RETRY_TIME_MS,
+      },
+    });
+    const compression = codecs[this.options.compression];
+    this.#accumulator = new RecordAccumulator<OutgoingRecord>(this.options, recordBytes, async (batch) => {
+      const topicMessages: TopicMessages[] = [];
+      for (const [topic, records] of batch) topicMessages.push({ topic, messages: records.map(toMessage) });
+      await this.#producer.sendBatch({ topicMessages, acks: -1, timeout: ACK_TIMEOUT_MS, compression });
+    });
+  }
+
+  async connect(): Promise<void> {
+    await this.#producer.connect();
+    this.#state = 'connected';
+    this.#logger.debug({ options: this.options }, 'producer connected');
+  }
+
+  send(topic: string, records: readonly OutgoingRecord[]): Promise<void> {
+    if (this.#state !== 'connected') {
+      return Promise.reject(
+        new TributaryError(ErrorCodes.PRODUCER_CLOSED, `kafkajs producer is ${this.#state}, cannot send`),
+      );
+    }
+    return this.#accumulator.append(topic, records);
+  }
+
+  flush(): Promise<void> {
+    return this.#accumulator.flush();
+  }
+
+  async disconnect(): Promise<void> {
+    if (this.#state === 'closed' || this.#state === 'closing') return;
+    const wasConnected = this.#state === 'connected';
+    this.#state = 'closing';
+    try {
+      if (wasConnected) await this.#accumulator.flush();
+    } finally {
+      await this.#producer.disconnect();
+      this.#state = 'closed';
+    }
+  }
+}

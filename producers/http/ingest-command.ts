@@ -1,0 +1,80 @@
+/**
+ * CLI: `tributary ingest`, the HTTP ingestion service in the foreground. Logs are pino JSON on
+ * stdout at `TRIBUTARY_LOG_LEVEL` (a service's logs are its output); the banner with the URL and
+ * the development key goes to stderr. SIGTERM or SIGINT shut it down gracefully; a second signal
+ * exits at once.
+ */
+import path from 'node:path';
+import type { Command } from 'commander';
+import type { CliContext } from '../../infra/stack-command.js';
+import { initLogger } from '../../lib/logger.js';
+import { startIngestService } from './service.js';
+import type { IngestService } from './service.js';
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`invalid port ${JSON.stringify(value)}`);
+  return port;
+}
+
+/** Prints where the service listens and how to call it (the development key, when one is in use) to stderr. */
+export function printIngestBanner(service: IngestService): void {
+  const lines = [
+    `Tributary ingestion service on ${service.url}`,
+    `  POST /events, /events/batch, /users; PATCH, DELETE /users/:id`,
+    `  OpenAPI ${service.url}/openapi.json · metrics ${service.url}/metrics · /healthz · /readyz`,
+  ];
+  const dev = service.auth.devKey;
+  if (service.authenticator.mode === 'disabled') {
+    lines.push('  authentication is OFF (TRIBUTARY_AUTH_DISABLED=true): anyone who can connect may publish');
+  } else if (dev) {
+    const file = path.relative(process.cwd(), dev.file) || dev.file;
+    lines.push(
+      `  no credentials configured: local development API key (scopes ingest, query) in ${file}:`,
+      `    ${dev.key}`,
+      '  try:',
+      `    curl -sS ${service.url}/events -H "X-API-Key: $(cat ${file})" -H 'content-type: application/json' \\`,
+      `      -d '{"type":"UserCreated","data":{"userId":"u-1","email":"ada@example.com","name":"Ada","plan":"FREE","country":"GB"}}'`,
+    );
+  } else {
+    lines.push(`  credentials: ${service.authenticator.methods.join(', ')}`);
+  }
+  console.error(lines.join('\n'));
+}
+
+/** Registers `tributary ingest`. */
+export function registerIngestCommand(program: Command, ctx: CliContext): void {
+  program
+    .command('ingest')
+    .description('run the HTTP ingestion service (events in over HTTP, acknowledged by Kafka)')
+    .option('--host <host>', 'address to listen on (default TRIBUTARY_INGEST_HOST, 127.0.0.1)')
+    .option('--port <port>', 'port to listen on, 0 for any (default TRIBUTARY_INGEST_PORT, 8080)', parsePort)
+    .action(async (opts: { host?: string; port?: number }) => {
+      const config = ctx.config();
+      const logger = initLogger({ level: config.logLevel, destination: 1 });
+      const service = await startIngestService({
+        config,
+        logger,
+        ...(opts.host === undefined ? {} : { host: opts.host }),
+        ...(opts.port === undefined ? {} : { port: opts.port }),
+      });
+      printIngestBanner(service);
+      await new Promise<void>((resolve) => {
+        let stopping = false;
+        const onSignal = (signal: NodeJS.Signals) => {
+          if (stopping) process.exit(130);
+          stopping = true;
+          logger.info({ signal }, 'signal received; a second one exits at once');
+          void service.close().then((ok) => {
+            process.off('SIGTERM', onSignal);
+            process.off('SIGINT', onSignal);
+            if (!ok) process.exitCode = 1;
+            resolve();
+          });
+        };
+        process.on('SIGTERM', onSignal);
+        process.on('SIGINT', onSignal);
+      });
+    });
+}

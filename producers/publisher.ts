@@ -1,0 +1,143 @@
+/**
+ * The producer library: `publish(event)` and `publishBatch(events)`. One short path from a typed
+ * event to an acknowledged Kafka record: validate and encode (Confluent wire format, cached
+ * schema ids) → key by aggregate id → headers `event-type` and `event-id` → the engine producer
+ * (idempotent, acks=all, batched by linger and size, compressed). A bounded in-flight budget
+ * gives backpressure: when too many events are unacknowledged, `publish` waits.
+ *
+ * The record timestamp is the send time, not the event time: event time lives in the payload
+ * (`occurredAt`), and a broker rejects timestamps far in the future and ages out segments by
+ * timestamp, so late or back-filled events must not carry their event time there.
+ */
+import type { TributaryConfig } from '../lib/config.js';
+import type { EngineProducer, EngineProducerOptions, OutgoingRecord } from '../lib/engine.js';
+import { createProducer } from '../lib/engines/index.js';
+import { ErrorCodes, TributaryError } from '../lib/errors.js';
+import type { Logger } from '../lib/logger.js';
+import { EVENT_TYPE_HEADER, eventKey, topicOf, type TributaryEvent } from '../schemas/catalog.js';
+import { EventCodec } from '../schemas/codec.js';
+import { createSchemaRegistryClient } from '../schemas/registry.js';
+import { Semaphore } from './semaphore.js';
+
+/** The Kafka header that carries an event's id. */
+export const EVENT_ID_HEADER = 'event-id';
+
+export interface PublishResult {
+  readonly eventId: string;
+  readonly type: TributaryEvent['type'];
+  readonly topic: string;
+}
+
+export interface PublisherOptions extends EngineProducerOptions {
+  /** Most events handed over and not yet acknowledged before `publish` waits. Default 50,000. */
+  readonly maxInFlightEvents?: number;
+  /** An existing codec (shares caches); one is created from config otherwise. */
+  readonly codec?: EventCodec;
+  /** An existing engine producer; one is created from config otherwise (and closed by `close`). */
+  readonly producer?: EngineProducer;
+}
+
+/** Publishes Tributary events. Create with {@link Publisher.create}; share one per process. */
+export class Publisher {
+  private readonly pending = new Set<Promise<unknown>>();
+  private closed = false;
+
+  private constructor(
+    private readonly codec: EventCodec,
+    private readonly producer: EngineProducer,
+    private readonly ownsProducer: boolean,
+    private readonly topicPrefix: string,
+    private readonly budget: Semaphore,
+    private readonly logger: Logger,
+  ) {}
+
+  /**
+   * Connects the producer and registers (or looks up) every event schema, so a registry or
+   * broker problem shows here rather than on the first event.
+   */
+  static async create(
+    config: TributaryConfig,
+    logger: Logger,
+    options: PublisherOptions = {},
+  ): Promise<Publisher> {
+    const log = logger.child({ component: 'publisher' });
+    const codec =
+      options.codec ??
+      new EventCodec({ registry: createSchemaRegistryClient(config), topicPrefix: config.topics.prefix });
+    await codec.prepare();
+    const producer = options.producer ?? createProducer(config, log, options);
+    if (!options.producer) await producer.connect();
+    return new Publisher(
+      codec,
+      producer,
+      !options.producer,
+      config.topics.prefix,
+      new Semaphore(options.maxInFlightEvents ?? 50_000),
+      log,
+    );
+  }
+
+  /** The engine in use (`kafkajs` or `confluent`). */
+  get engine(): EngineProducer['engine'] {
+    return this.producer.engine;
+  }
+
+  /**
+   * Validates, encodes and sends one event; resolves once the broker acknowledged it.
+   * An invalid event throws a `TRIBUTARY_EVENT_INVALID` error naming the field; nothing is sent.
+   */
+  async publish(event: TributaryEvent): Promise<PublishResult> {
+    const [result] = await this.publishBatch([event]);
+    return result!;
+  }
+
+  /**
+   * Validates and encodes every event first (one invalid event rejects the whole batch and sends
+   * nothing), then sends them grouped by topic; resolves once all are acknowledged. Events of one
+   * aggregate keep their order.
+   */
+  async publishBatch(events: readonly TributaryEvent[]): Promise<PublishResult[]> {
+    if (this.closed) throw new TributaryError(ErrorCodes.PRODUCER_CLOSED, 'publisher is closed');
+    if (events.length === 0) return [];
+    const byTopic = new Map<string, OutgoingRecord[]>();
+    const results: PublishResult[] = new Array(events.length);
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i]!;
+      const topic = topicOf(event.type, this.topicPrefix);
+      const record: OutgoingRecord = {
+        key: eventKey(event),
+        value: this.codec.encodeSync(event),
+        headers: { [EVENT_TYPE_HEADER]: event.type, [EVENT_ID_HEADER]: event.data.eventId },
+      };
+      let list = byTopic.get(topic);
+      if (!list) byTopic.set(topic, (list = []));
+      list.push(record);
+      results[i] = { eventId: event.data.eventId, type: event.type, topic };
+    }
+    await this.budget.acquire(events.length);
+    const sent = Promise.all([...byTopic].map(([topic, records]) => this.producer.send(topic, records)));
+    this.pending.add(sent);
+    try {
+      await sent;
+    } finally {
+      this.pending.delete(sent);
+      this.budget.release(events.length);
+    }
+    return results;
+  }
+
+  /** Waits until every event handed over so far is acknowledged (or failed). */
+  async flush(): Promise<void> {
+    await Promise.allSettled([...this.pending]);
+    await this.producer.flush();
+  }
+
+  /** Flushes, then disconnects the producer it created. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.flush();
+    if (this.ownsProducer) await this.producer.disconnect();
+    this.logger.debug('publisher closed');
+  }
+}

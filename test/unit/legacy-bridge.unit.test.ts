@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { legacyUserId, upcastLegacyUserCreated } from '../../producers/legacy-bridge.js';
+
+const at = { topic: 'user-created', partition: 2, offset: '41', timestamp: 1_767_225_600_000 };
+const json = (o: unknown) => Buffer.from(JSON.stringify(o));
+
+describe('legacy UserCreated upcast', () => {
+  it('turns the old { name, email } JSON into a typed UserCreated', () => {
+    const r = upcastLegacyUserCreated(json({ name: 'Ada', email: 'ada@example.com' }), at);
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.event.type).toBe('UserCreated');
+    expect(r.event.data).toMatchObject({
+      name: 'Ada',
+      email: 'ada@example.com',
+      plan: 'UNKNOWN',
+      country: 'ZZ',
+      occurredAt: at.timestamp,
+      userId: legacyUserId('ada@example.com'),
+    });
+  });
+
+  it('gives the same ids on replay and different event ids for different records', () => {
+    const a = upcastLegacyUserCreated(json({ name: 'Ada', email: 'ada@example.com' }), at);
+    const b = upcastLegacyUserCreated(json({ name: 'Ada', email: 'ada@example.com' }), at);
+    const c = upcastLegacyUserCreated(json({ name: 'Ada', email: 'ada@example.com' }), {
+      ...at,
+      offset: '42',
+    });
+    if (!a.ok || !b.ok || !c.ok) throw new Error('expected ok');
+    expect(b.event.data.eventId).toBe(a.event.data.eventId);
+    expect(c.event.data.eventId).not.toBe(a.event.data.eventId);
+    expect(c.event.data.userId).toBe(a.event.data.userId);
+    expect(a.event.data.eventId).toMatch(
+      /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+    );
+  });
+
+  it('keys users by e-mail case-insensitively', () => {
+    expect(legacyUserId(' Ada@Example.com ')).toBe(legacyUserId('ada@example.com'));
+    expect(legacyUserId('bob@example.com')).not.toBe(legacyUserId('ada@example.com'));
+  });
+
+  it('keeps a known plan and country when the old record has them', () => {
+    const r = upcastLegacyUserCreated(
+      json({ name: 'Bo', email: 'bo@example.com', plan: 'pro', country: 'se' }),
+      at,
+    );
+    expect(r.ok && r.event.data).toMatchObject({ plan: 'PRO', country: 'SE' });
+  });
+
+  it.each([
+    [Buffer.from('{not json'), 'INVALID_JSON'],
+    [null, 'INVALID_JSON'],
+    [json([1, 2]), 'INVALID_JSON'],
+    [json({ name: 'Ada' }), 'MISSING_FIELDS'],
+    [json({ email: 'x@example.com', name: '  ' }), 'MISSING_FIELDS'],
+    [json({ name: 'Ada', email: 'not-an-email' }), 'INVALID_FIELDS'],
+  ])('rejects %s as %s', (value, code) => {
+    const r = upcastLegacyUserCreated(value, at);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.code).toBe(code);
+  });
+});
