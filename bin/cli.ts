@@ -5,6 +5,7 @@ import { isTributaryError } from '../lib/errors.js';
 import { initLogger, type Logger } from '../lib/logger.js';
 import { registerStackCommands, type CliContext } from '../infra/stack-command.js';
 import { registerConsumeCommand } from '../consumers/consume-command.js';
+import { registerRebuildCommand } from '../consumers/rebuild-command.js';
 import { registerBridgeCommand } from '../producers/bridge-command.js';
 import { registerIngestCommand } from '../producers/http/ingest-command.js';
 import { registerProduceCommands } from '../producers/produce-command.js';
@@ -39,6 +40,7 @@ export async function main(argv: string[]): Promise<void> {
   registerBridgeCommand(program, ctx);
   registerConsumeCommand(program, ctx);
   registerIngestCommand(program, ctx);
+  registerRebuildCommand(program, ctx);
 
   try {
     await program.parseAsync(argv);

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { ensureTopics, type CliContext } from '../infra/stack-command.js';
 import { projections } from './projections/index.js';
-import { ConsumerRuntime } from './runtime/consumer-runtime.js';
+import { startLive } from './runtime/live-projection.js';
 
 export function registerConsumeCommand(program: Command, ctx: CliContext): void {
   program
@@ -18,19 +18,19 @@ export function registerConsumeCommand(program: Command, ctx: CliContext): void 
           );
       }
       await ensureTopics(ctx);
-      const runtimes = await Promise.all(
-        wanted.map((n) =>
-          ConsumerRuntime.start({ config: ctx.config(), logger: ctx.logger(), projection: projections[n]! }),
-        ),
+      const live = await startLive(
+        ctx.config(),
+        ctx.logger(),
+        wanted.map((n) => projections[n]!),
       );
       console.log(
-        `consuming: ${runtimes.map((r) => `${r.groupId} (keys ${r.version})`).join(', ')}; Ctrl-C to stop`,
+        `consuming: ${live.map((l) => `${l.current.groupId} (keys ${l.current.version})`).join(', ')}; Ctrl-C to stop`,
       );
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);
       });
-      await Promise.all(runtimes.map((r) => r.stop()));
-      for (const r of runtimes) console.log(`${r.groupId}: ${JSON.stringify(r.stats)}`);
+      await Promise.all(live.map((l) => l.stop()));
+      for (const l of live) console.log(`${l.current.groupId}: ${JSON.stringify(l.current.stats)}`);
     });
 }

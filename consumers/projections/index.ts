@@ -1,10 +1,13 @@
 /** Every projection, by name. Each runs as its own consumer group. */
 import type { Projection } from '../runtime/types.js';
+import { userCountProjection } from './user-count.js';
 import { usersProjection } from './users.js';
 
 export const projections: Readonly<Record<string, Projection>> = {
   users: usersProjection,
+  'user-count': userCountProjection,
 };
 
-export { usersProjection };
+export { userCountProjection, usersProjection };
+export { userCountKeys } from './user-count.js';
 export { userKeys } from './users.js';

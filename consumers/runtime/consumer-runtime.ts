@@ -31,7 +31,7 @@ export interface RuntimeOptions {
   readonly projection: Projection;
   /** Key version to write (default: the projection's current version, `v1` on first start). */
   readonly version?: string;
-  /** Consumer group (default `<topic prefix>tributary-<projection>`). */
+  /** Consumer group (default `<topic prefix>tributary-<projection>.<version>`). */
   readonly groupId?: string;
   /** Key prefix in Redis (default `config.redis.keyPrefix`). */
   readonly keyPrefix?: string;
@@ -42,6 +42,11 @@ export interface RuntimeOptions {
   readonly maxBackoffMs?: number;
   /** Partitions processed in parallel. Default 3. */
   readonly partitionsConsumedConcurrently?: number;
+}
+
+/** The consumer group of one key version of a projection. */
+export function projectionGroupId(config: TributaryConfig, projection: string, version: string): string {
+  return `${config.topics.prefix}tributary-${projection}.${version}`;
 }
 
 export interface RuntimeStats {
@@ -86,10 +91,7 @@ export class ConsumerRuntime {
   /** Connects, joins the group and starts consuming. Resolves once the group is joined. */
   static async start(options: RuntimeOptions): Promise<ConsumerRuntime> {
     const { config, projection } = options;
-    const groupId = options.groupId ?? `${config.topics.prefix}tributary-${projection.name}`;
-    const log = options.logger.child({ component: 'consumer', projection: projection.name, groupId });
     const redis = new Redis(config.redis.url.value, { maxRetriesPerRequest: null, lazyConnect: true });
-    redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
     await redis.connect();
     const keys = new ProjectionKeys(options.keyPrefix ?? config.redis.keyPrefix, projection.name);
     let version = options.version;
@@ -97,6 +99,11 @@ export class ConsumerRuntime {
       await redis.set(keys.current(), 'v1', 'NX');
       version = (await redis.get(keys.current())) ?? 'v1';
     }
+    // One group per key version: a rebuild fills v2 with group `…-users.v2`, and after the swap
+    // the live consumers move to that group and carry on where the rebuild stopped.
+    const groupId = options.groupId ?? projectionGroupId(config, projection.name, version);
+    const log = options.logger.child({ component: 'consumer', projection: projection.name, groupId });
+    redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
     const kafka = createKafka(config, log, { clientId: groupId });
     const admin = kafka.admin();
     await admin.connect();

@@ -20,7 +20,7 @@ export interface AppliedRecord {
  * applied (it goes to the dead-letter topic); any other error is retried with backoff.
  */
 export interface Projection {
-  /** Name of the projection; the consumer group is `<topic prefix>tributary-<name>`. */
+  /** Name of the projection; its consumer group is `<topic prefix>tributary-<name>.<key version>`. */
   readonly name: string;
   /** Base names of the topics it reads. */
   readonly topics: readonly TopicName[];

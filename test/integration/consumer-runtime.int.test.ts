@@ -4,6 +4,8 @@
  * resumes from the offset stored in Redis, and a flushed Redis is rebuilt from the log.
  */
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { ProjectionKeys } from '../../consumers/keys.js';
+import { userCountKeys, userCountProjection } from '../../consumers/projections/user-count.js';
 import { usersProjection } from '../../consumers/projections/users.js';
 import { ConsumerRuntime } from '../../consumers/runtime/consumer-runtime.js';
 import { provisionTopics } from '../../infra/topics.js';
@@ -65,5 +67,46 @@ describe('consumer runtime: users projection', () => {
     const rebuilt = await readUsers(redis, prefix, topic, 3);
     expect(rebuilt.records).toBe(userEvents.length);
     expect(rebuilt.users).toEqual(usersOracle(userEvents));
+  });
+
+  it('counts users in its own group: the sum of per-partition sets equals the oracle', async () => {
+    const base = testConfig({ TRIBUTARY_TOPIC_PARTITIONS: '3' });
+    const { redis, prefix } = testRedis(base);
+    const config = { ...base, redis: { ...base.redis, keyPrefix: prefix } };
+    const admin = await testAdmin(config);
+    cleanupTopics(config, admin);
+    await provisionTopics(admin, config, testLogger());
+    const topic = `${config.topics.prefix}users`;
+    const events = [...generateEvents({ seed: 8, users: 400 }, 40_000)]
+      .map((g) => g.event)
+      .filter((e) => e.type.startsWith('User'));
+    const publisher = await Publisher.create(config, testLogger());
+    onTestFinished(() => publisher.close());
+    await publisher.publishBatch(events);
+
+    const runtime = await ConsumerRuntime.start({
+      config,
+      logger: testLogger(),
+      projection: userCountProjection,
+    });
+    onTestFinished(() => runtime.stop());
+    expect(runtime.groupId).toBe(`${config.topics.prefix}tributary-user-count.v1`);
+    const keys = new ProjectionKeys(prefix, 'user-count');
+    const progress = async () => {
+      let n = 0;
+      for (let p = 0; p < 3; p++)
+        n += Number((await redis.hget(keys.partition('v1', topic, p).key('progress'), 'records')) ?? 0);
+      return n;
+    };
+    await until(async () => (await progress()) >= events.length, 'user count applied');
+    let count = 0;
+    let created = 0;
+    for (let p = 0; p < 3; p++) {
+      const k = keys.partition('v1', topic, p);
+      count += await redis.scard(userCountKeys.ids(k));
+      created += Number((await redis.hget(userCountKeys.totals(k), 'created')) ?? 0);
+    }
+    expect(count).toBe(usersOracle(events).size);
+    expect(created).toBe(events.filter((e) => e.type === 'UserCreated').length);
   });
 });

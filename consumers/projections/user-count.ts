@@ -1,0 +1,28 @@
+/**
+ * The user count, as its own consumer group so it can be scaled, rebuilt and lag-monitored apart
+ * from the full users model: per partition, the set of live user ids (a repeated create or an
+ * unknown delete cannot skew it) and running totals of sign-ups and deletions. The count is the
+ * sum over partitions of the set sizes (read with SCARD, merged by the reader).
+ */
+import type { PartitionKeys } from '../keys.js';
+import type { WriteBatch } from '../offset-fence.js';
+import type { AppliedRecord, Projection } from '../runtime/types.js';
+
+export const userCountKeys = {
+  ids: (k: PartitionKeys) => k.key('ids'),
+  totals: (k: PartitionKeys) => k.key('totals'),
+};
+
+export const userCountProjection: Projection = {
+  name: 'user-count',
+  topics: ['users'],
+  apply({ event }: AppliedRecord, w: WriteBatch, k: PartitionKeys): void {
+    if (event.type === 'UserCreated') {
+      w.command('SADD', userCountKeys.ids(k), event.data.userId);
+      w.command('HINCRBY', userCountKeys.totals(k), 'created', 1);
+    } else if (event.type === 'UserDeleted') {
+      w.command('SREM', userCountKeys.ids(k), event.data.userId);
+      w.command('HINCRBY', userCountKeys.totals(k), 'deleted', 1);
+    }
+  },
+};
