@@ -1,7 +1,10 @@
 /** CLI: `tributary consume <projection…>` runs projections as consumer groups until SIGTERM/SIGINT. */
 import type { Command } from 'commander';
 import { ensureTopics, type CliContext } from '../infra/stack-command.js';
+import { createMetricsRegistry } from '../lib/metrics.js';
 import { projections } from './projections/index.js';
+import { ConsumerMetrics } from './runtime/consumer-metrics.js';
+import { startHealthServer } from './runtime/health-server.js';
 import { startLive } from './runtime/live-projection.js';
 
 export function registerConsumeCommand(program: Command, ctx: CliContext): void {
@@ -9,27 +12,50 @@ export function registerConsumeCommand(program: Command, ctx: CliContext): void 
     .command('consume')
     .description('run read-model projections with an exactly-once effect in Redis')
     .argument('[projections...]', `which (${Object.keys(projections).join(', ')}); default all`)
-    .action(async (names: string[]) => {
+    .option(
+      '--http-port <port>',
+      '/metrics, /healthz, /readyz port (0: none; default TRIBUTARY_CONSUMER_HTTP_PORT)',
+    )
+    .action(async (names: string[], opts: { httpPort?: string }) => {
+      const config = ctx.config();
       const wanted = names.length > 0 ? names : Object.keys(projections);
       for (const n of wanted) {
-        if (!projections[n])
+        if (!projections[n]) {
           throw new Error(
             `unknown projection ${JSON.stringify(n)}; one of ${Object.keys(projections).join(', ')}`,
           );
+        }
       }
       await ensureTopics(ctx);
+      const registry = createMetricsRegistry({ service: 'consumer' });
       const live = await startLive(
-        ctx.config(),
+        config,
         ctx.logger(),
         wanted.map((n) => projections[n]!),
+        new ConsumerMetrics(registry),
       );
+      const port = opts.httpPort !== undefined ? Number(opts.httpPort) : config.consumer.httpPort;
+      if (!Number.isInteger(port) || port < 0 || port > 65535)
+        throw new Error(`--http-port: bad port ${opts.httpPort}`);
+      const http =
+        port > 0
+          ? await startHealthServer({
+              host: config.consumer.httpHost,
+              port,
+              registry,
+              notReady: () => live.filter((l) => !l.running).map((l) => l.projection.name),
+            })
+          : undefined;
       console.log(
-        `consuming: ${live.map((l) => `${l.current.groupId} (keys ${l.current.version})`).join(', ')}; Ctrl-C to stop`,
+        `consuming: ${live.map((l) => `${l.current.groupId} (keys ${l.current.version})`).join(', ')}` +
+          (http ? `; metrics at http://${config.consumer.httpHost}:${port}/metrics` : '') +
+          '; Ctrl-C to stop',
       );
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);
       });
+      await http?.close();
       await Promise.all(live.map((l) => l.stop()));
       for (const l of live) console.log(`${l.current.groupId}: ${JSON.stringify(l.current.stats)}`);
     });

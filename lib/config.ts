@@ -143,6 +143,9 @@ const envSchema = z.object({
   // HTTP ingestion service (`tributary ingest`).
   TRIBUTARY_INGEST_HOST: z.string().min(1).default('127.0.0.1'),
   TRIBUTARY_INGEST_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  /** Where `tributary consume` serves /metrics, /healthz, /readyz (port 0: not served). */
+  TRIBUTARY_CONSUMER_HTTP_HOST: z.string().min(1).default('127.0.0.1'),
+  TRIBUTARY_CONSUMER_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   /** Largest request body, in bytes (413 beyond). */
   TRIBUTARY_INGEST_BODY_LIMIT_BYTES: positiveInt.default(1024 * 1024),
   /** Most events in one `POST /events/batch` (413 beyond). */
@@ -240,6 +243,7 @@ export interface TributaryConfig {
   readonly stackTimeoutMs: number;
   readonly topics: TopicSettings;
   readonly ingest: IngestSettings;
+  readonly consumer: { readonly httpHost: string; readonly httpPort: number };
   readonly auth: AuthSettings;
 }
 
@@ -330,6 +334,7 @@ export function loadConfig(
       trustProxy: e.TRIBUTARY_INGEST_TRUST_PROXY,
       shutdownTimeoutMs: e.TRIBUTARY_INGEST_SHUTDOWN_TIMEOUT_MS,
     },
+    consumer: { httpHost: e.TRIBUTARY_CONSUMER_HTTP_HOST, httpPort: e.TRIBUTARY_CONSUMER_HTTP_PORT },
     auth: {
       disabled: e.TRIBUTARY_AUTH_DISABLED,
       apiKeys: e.TRIBUTARY_AUTH_API_KEYS ?? [],

@@ -1,13 +1,16 @@
 /** Every projection, by name. Each runs as its own consumer group. */
 import type { Projection } from '../runtime/types.js';
+import { ordersProjection } from './orders.js';
 import { userCountProjection } from './user-count.js';
 import { usersProjection } from './users.js';
 
 export const projections: Readonly<Record<string, Projection>> = {
   users: usersProjection,
   'user-count': userCountProjection,
+  orders: ordersProjection,
 };
 
-export { userCountProjection, usersProjection };
+export { ordersProjection, userCountProjection, usersProjection };
+export { orderKeys, readUserOrders, userOrdersKeys } from './orders.js';
 export { userCountKeys } from './user-count.js';
 export { userKeys } from './users.js';

@@ -23,6 +23,7 @@ import { EventCodec } from '../../schemas/codec.js';
 import { createSchemaRegistryClient } from '../../schemas/registry.js';
 import { ProjectionKeys } from '../keys.js';
 import { OffsetFence, WriteBatch } from '../offset-fence.js';
+import type { ConsumerMetrics } from './consumer-metrics.js';
 import type { AppliedRecord, Projection } from './types.js';
 
 export interface RuntimeOptions {
@@ -40,6 +41,8 @@ export interface RuntimeOptions {
   /** First backoff (ms), doubled per attempt up to `maxBackoffMs`. Default 100 / 5,000. */
   readonly initialBackoffMs?: number;
   readonly maxBackoffMs?: number;
+  /** Prometheus metrics to record into (shared by the groups of a process). */
+  readonly metrics?: ConsumerMetrics;
   /** Partitions processed in parallel. Default 3. */
   readonly partitionsConsumedConcurrently?: number;
 }
@@ -212,11 +215,21 @@ export class ConsumerRuntime {
       return;
     }
     const messages = batch.messages.filter((m) => BigInt(m.offset) >= next);
-    this.stats.replayed += batch.messages.length - messages.length;
+    this.countReplayed(topic, batch.messages.length - messages.length);
+    const started = process.hrtime.bigint();
     if (messages.length > 0 && isRunning() && !isStale()) {
       await this.applyMessages(topic, partition, messages, heartbeat);
     }
     const last = batch.messages.at(-1)!.offset;
+    const metrics = this.options.metrics;
+    if (metrics) {
+      const now = Date.now();
+      metrics.batchDuration.observe({ group: this.groupId }, Number(process.hrtime.bigint() - started) / 1e9);
+      for (const m of messages)
+        metrics.endToEnd.observe({ group: this.groupId }, (now - Number(m.timestamp)) / 1000);
+      const lag = Number(BigInt(batch.highWatermark) - BigInt(last) - 1n);
+      metrics.lag.set({ group: this.groupId, topic, partition: String(partition) }, Math.max(0, lag));
+    }
     resolveOffset(last);
     await heartbeat();
     await commitOffsetsIfNecessary();
@@ -274,6 +287,7 @@ export class ConsumerRuntime {
         // Retry the whole batch after a backoff: nothing of it has been applied yet.
         this.handlerFailures.set(id, attempts);
         this.stats.retried++;
+        this.options.metrics?.retried.inc({ group: this.groupId, kind: 'handler' });
         this.log.warn(
           { topic, partition, offset: m.offset, attempts, err: (err as Error).message },
           'handler failed; retrying',
@@ -301,6 +315,16 @@ export class ConsumerRuntime {
     if (result.applied) {
       this.stats.applied += applied;
       this.stats.deadLettered += dead.length;
+      const metrics = this.options.metrics;
+      if (metrics) {
+        const labels = { group: this.groupId, topic };
+        metrics.consumed.inc(labels, messages.length);
+        metrics.applied.inc(labels, applied);
+        for (const d of dead) {
+          const code = String(d.headers?.['dlq-error-code'] ?? 'UNKNOWN');
+          metrics.deadLettered.inc({ ...labels, code });
+        }
+      }
       this.next.set(tp, BigInt(lastOffset) + 1n);
       return;
     }
@@ -309,9 +333,15 @@ export class ConsumerRuntime {
     const stored = BigInt(result.stored);
     this.next.set(tp, stored + 1n);
     const rest = messages.filter((m) => BigInt(m.offset) > stored);
-    this.stats.replayed += messages.length - rest.length;
+    this.countReplayed(topic, messages.length - rest.length);
     this.stats.consumed -= messages.length;
     if (rest.length > 0) await this.applyMessages(topic, partition, rest, heartbeat);
+  }
+
+  private countReplayed(topic: string, n: number): void {
+    if (n <= 0) return;
+    this.stats.replayed += n;
+    this.options.metrics?.replayed.inc({ group: this.groupId, topic }, n);
   }
 
   private reason(err: unknown): { code: string; message: string; consumer: string } {
@@ -338,6 +368,7 @@ export class ConsumerRuntime {
           { what, attempt, err: (err as Error).message },
           'retrying after an infrastructure error',
         );
+        this.options.metrics?.retried.inc({ group: this.groupId, kind: 'infrastructure' });
         await sleep(this.backoff(attempt));
         await heartbeat().catch(() => undefined);
       }

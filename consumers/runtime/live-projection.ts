@@ -7,6 +7,7 @@ import { Redis } from 'ioredis';
 import type { TributaryConfig } from '../../lib/config.js';
 import type { Logger } from '../../lib/logger.js';
 import { ProjectionKeys } from '../keys.js';
+import type { ConsumerMetrics } from './consumer-metrics.js';
 import { ConsumerRuntime, type RuntimeOptions } from './consumer-runtime.js';
 import type { Projection } from './types.js';
 
@@ -53,6 +54,11 @@ export class LiveProjection {
     return this.runtime;
   }
 
+  /** True while a runtime is consuming (false during a version switch or after stop). */
+  get running(): boolean {
+    return !this.stopped && this.switching === undefined;
+  }
+
   private async check(): Promise<void> {
     if (this.switching || this.stopped) return;
     const version = await this.redis.get(this.keys.current()).catch(() => null);
@@ -82,6 +88,11 @@ export function startLive(
   config: TributaryConfig,
   logger: Logger,
   list: readonly Projection[],
+  metrics?: ConsumerMetrics,
 ): Promise<LiveProjection[]> {
-  return Promise.all(list.map((projection) => LiveProjection.start({ config, logger, projection })));
+  return Promise.all(
+    list.map((projection) =>
+      LiveProjection.start({ config, logger, projection, ...(metrics && { metrics }) }),
+    ),
+  );
 }

@@ -1,0 +1,385 @@
+/**
+ * The orders-by-user read model. Topic `orders` is keyed by user id, so all of a user's orders
+ * live in one partition and arrive in order. Keys, all under that partition's hash tag:
+ *
+ * - `orders:<userId>`: sorted set of the user's order ids, score = `placedAt` (event time, ms).
+ * - `order:<orderId>`: hash of the order's details and status (fields as in {@link OrderView}).
+ * - `totals:<userId>`: hash of counts `placed`, `paid`, `cancelled` and, per ISO currency,
+ *   `placedAmount:<CUR>`, `paidAmount:<CUR>`, `refundedAmount:<CUR>`: integers in minor units.
+ * - `order-paid:<orderId>`, `order-cancelled:<orderId>`: markers, there once that payment or
+ *   cancellation was applied (the script's guards can test a key's existence, not a field).
+ * - `order-users`: the user ids with orders in this partition; `stats`: counters of events that
+ *   changed nothing or were odd (below); `scratch`: a flag that lives within one script run.
+ *
+ * Defined behaviour (so totals never count anything twice):
+ * - `OrderPlaced` for a known order id changes nothing, whatever its payload (`duplicatePlacements`).
+ * - `OrderPaid` for an unknown order is ignored (`orphanPayments`); for an order already paid it
+ *   is ignored and the first payment stays (`duplicatePayments`). Otherwise the payment is recorded
+ *   and counted in `paid` and `paidAmount:<payment currency>`; the status becomes `PAID`.
+ * - A payment after a cancellation: a cancellation is final, so the status stays `CANCELLED`, but
+ *   the capture is a fact and is recorded and counted like any payment; `paymentsAfterCancel`
+ *   counts these (each owes the customer a refund).
+ * - `OrderCancelled` for an unknown order is ignored (`orphanCancels`), for a cancelled one too
+ *   (`duplicateCancels`). Otherwise the status becomes `CANCELLED` (also after a payment) and a
+ *   positive `refundAmount` is counted in `refundedAmount:<CUR>`.
+ * - Rules that need the stored order (payment currency = order currency, refund ≤ payment) are
+ *   not checked: `apply` does no reads. Rules on the event alone are: a violation is thrown as an
+ *   `UnrecoverableError` (`TRIBUTARY_EVENT_INVALID`) and the record is dead-lettered.
+ */
+import type { Redis } from 'ioredis';
+import { Partitioners, type PartitionMetadata } from 'kafkajs';
+import { ErrorCodes, UnrecoverableError } from '../../lib/errors.js';
+import type { TributaryEvent } from '../../schemas/catalog.js';
+import type {
+  OrderCancellationReason,
+  OrderCancelled,
+  OrderLineItem,
+  OrderPaid,
+  OrderPlaced,
+  PaymentMethod,
+} from '../../schemas/generated/events.js';
+import type { PartitionKeys, ProjectionKeys } from '../keys.js';
+import type { WriteBatch } from '../offset-fence.js';
+import type { AppliedRecord, Projection } from '../runtime/types.js';
+
+/** Key names of the orders projection within one partition. Ids come last: they may hold `:`. */
+export const orderKeys = {
+  userOrders: (k: PartitionKeys, userId: string) => k.key('orders', userId),
+  order: (k: PartitionKeys, orderId: string) => k.key('order', orderId),
+  totals: (k: PartitionKeys, userId: string) => k.key('totals', userId),
+  paid: (k: PartitionKeys, orderId: string) => k.key('order-paid', orderId),
+  cancelled: (k: PartitionKeys, orderId: string) => k.key('order-cancelled', orderId),
+  users: (k: PartitionKeys) => k.key('order-users'),
+  stats: (k: PartitionKeys) => k.key('stats'),
+  scratch: (k: PartitionKeys) => k.key('scratch'),
+};
+
+export type OrderStatus = 'PLACED' | 'PAID' | 'CANCELLED';
+
+/** An order as stored in its hash; payment and cancellation fields appear once those happen. */
+export interface OrderView {
+  readonly orderId: string;
+  readonly userId: string;
+  readonly status: OrderStatus;
+  readonly totalAmount: number;
+  readonly currency: string;
+  /** Units ordered: the sum of the lines' quantities. */
+  readonly itemCount: number;
+  readonly lineCount: number;
+  readonly items: readonly OrderLineItem[];
+  readonly placedAt: number;
+  readonly paidAt?: number;
+  readonly paidAmount?: number;
+  readonly paymentCurrency?: string;
+  readonly paymentMethod?: PaymentMethod;
+  readonly paymentId?: string;
+  readonly cancelledAt?: number;
+  readonly cancelReason?: OrderCancellationReason;
+  readonly refundAmount?: number;
+  readonly refundCurrency?: string;
+}
+
+/** A user's totals; amounts are per ISO currency code, in minor units. */
+export interface OrderTotals {
+  placed: number;
+  paid: number;
+  cancelled: number;
+  placedAmount: Record<string, number>;
+  paidAmount: Record<string, number>;
+  refundedAmount: Record<string, number>;
+}
+
+const CURRENCY = /^[A-Z]{3}$/;
+
+/**
+ * The business rules an order event must meet beyond its Avro schema, one line per violation,
+ * each naming the field (`data.items[1].quantity: must be at least 1, got 0`). Empty: valid.
+ */
+export function orderEventIssues(event: TributaryEvent): string[] {
+  const issues: string[] = [];
+  const atLeast = (path: string, value: number, min: number): boolean => {
+    const ok = Number.isSafeInteger(value) && value >= min;
+    if (!ok) issues.push(`${path}: must be an integer ≥ ${min}, got ${value}`);
+    return ok;
+  };
+  const common = (d: { readonly orderId: string; readonly currency: string }) => {
+    if (d.orderId === '') issues.push('data.orderId: must not be empty');
+    if (!CURRENCY.test(d.currency))
+      issues.push(
+        `data.currency: must be three capital letters (ISO 4217), got ${JSON.stringify(d.currency.slice(0, 16))}`,
+      );
+  };
+  switch (event.type) {
+    case 'OrderPlaced': {
+      const d = event.data;
+      common(d);
+      if (d.items.length === 0) issues.push('data.items: must hold at least one line');
+      let sum: bigint | undefined = 0n;
+      d.items.forEach((item, i) => {
+        const ok = atLeast(`data.items[${i}].quantity`, item.quantity, 1);
+        if (atLeast(`data.items[${i}].unitPrice`, item.unitPrice, 0) && ok && sum !== undefined)
+          sum += BigInt(item.quantity) * BigInt(item.unitPrice);
+        else sum = undefined;
+      });
+      if (atLeast('data.totalAmount', d.totalAmount, 0) && sum !== undefined && BigInt(d.totalAmount) !== sum)
+        issues.push(`data.totalAmount: ${d.totalAmount} is not the sum of quantity × unitPrice (${sum})`);
+      break;
+    }
+    case 'OrderPaid':
+      common(event.data);
+      atLeast('data.amount', event.data.amount, 1);
+      break;
+    case 'OrderCancelled':
+      common(event.data);
+      atLeast('data.refundAmount', event.data.refundAmount, 0);
+      break;
+    default:
+      break;
+  }
+  return issues;
+}
+
+/** Throws `UnrecoverableError` (`TRIBUTARY_EVENT_INVALID`) naming every broken business rule. */
+export function assertValidOrderEvent(event: TributaryEvent): void {
+  const issues = orderEventIssues(event);
+  if (issues.length > 0)
+    throw new UnrecoverableError(ErrorCodes.EVENT_INVALID, `${event.type} ${issues.join('; ')}`);
+}
+
+type Op = readonly [command: string, key: string, ...args: (string | number)[]];
+
+/**
+ * Adds `ops`, to run only if every `exists` key exists and every `missing` key does not. The
+ * script's guards test one key each, so the conjunction is first worked out into the scratch
+ * flag, which then guards every op. The ops may thus create or delete the keys tested.
+ */
+function when(
+  w: WriteBatch,
+  k: PartitionKeys,
+  cond: { readonly exists?: readonly string[]; readonly missing?: readonly string[] },
+  ops: readonly Op[],
+): void {
+  const flag = orderKeys.scratch(k);
+  w.command('SET', flag, 1);
+  for (const key of cond.exists ?? []) w.ifNotExists(key, 'DEL', flag);
+  for (const key of cond.missing ?? []) w.ifExists(key, 'DEL', flag);
+  for (const [name, key, ...args] of ops) w.ifExists(flag, name, key, ...args);
+  w.command('DEL', flag);
+}
+
+function placed(d: OrderPlaced, w: WriteBatch, k: PartitionKeys): void {
+  const order = orderKeys.order(k, d.orderId);
+  const totals = orderKeys.totals(k, d.userId);
+  const items = d.items.map(({ sku, quantity, unitPrice }) => ({ sku, quantity, unitPrice }));
+  const itemCount = items.reduce((n, i) => n + i.quantity, 0);
+  w.ifExists(order, 'HINCRBY', orderKeys.stats(k), 'duplicatePlacements', 1);
+  when(w, k, { missing: [order] }, [
+    ['ZADD', orderKeys.userOrders(k, d.userId), d.occurredAt, d.orderId],
+    ['HINCRBY', totals, 'placed', 1],
+    ['HINCRBY', totals, `placedAmount:${d.currency}`, d.totalAmount],
+    ['SADD', orderKeys.users(k), d.userId],
+    [
+      'HSET',
+      order,
+      'orderId',
+      d.orderId,
+      'userId',
+      d.userId,
+      'status',
+      'PLACED',
+      'totalAmount',
+      d.totalAmount,
+    ],
+    ['HSET', order, 'currency', d.currency, 'itemCount', itemCount, 'lineCount', items.length],
+    ['HSET', order, 'items', JSON.stringify(items), 'placedAt', d.occurredAt],
+  ]);
+}
+
+function paid(d: OrderPaid, offset: string, w: WriteBatch, k: PartitionKeys): void {
+  const order = orderKeys.order(k, d.orderId);
+  const marker = orderKeys.paid(k, d.orderId);
+  const cancelled = orderKeys.cancelled(k, d.orderId);
+  const totals = orderKeys.totals(k, d.userId);
+  const stats = orderKeys.stats(k);
+  w.ifNotExists(order, 'HINCRBY', stats, 'orphanPayments', 1);
+  w.ifExists(marker, 'HINCRBY', stats, 'duplicatePayments', 1);
+  // The cancellation marker implies the order exists.
+  when(w, k, { exists: [cancelled], missing: [marker] }, [['HINCRBY', stats, 'paymentsAfterCancel', 1]]);
+  when(w, k, { exists: [order], missing: [marker, cancelled] }, [['HSET', order, 'status', 'PAID']]);
+  when(w, k, { exists: [order], missing: [marker] }, [
+    ['HSET', order, 'paidAt', d.occurredAt, 'paidAmount', d.amount, 'paymentCurrency', d.currency],
+    ['HSET', order, 'paymentMethod', d.paymentMethod, 'paymentId', d.paymentId],
+    ['HINCRBY', totals, 'paid', 1],
+    ['HINCRBY', totals, `paidAmount:${d.currency}`, d.amount],
+    ['SET', marker, offset],
+  ]);
+}
+
+function cancelled(d: OrderCancelled, offset: string, w: WriteBatch, k: PartitionKeys): void {
+  const order = orderKeys.order(k, d.orderId);
+  const marker = orderKeys.cancelled(k, d.orderId);
+  const totals = orderKeys.totals(k, d.userId);
+  const stats = orderKeys.stats(k);
+  w.ifNotExists(order, 'HINCRBY', stats, 'orphanCancels', 1);
+  w.ifExists(marker, 'HINCRBY', stats, 'duplicateCancels', 1);
+  const refund: Op[] =
+    d.refundAmount > 0 ? [['HINCRBY', totals, `refundedAmount:${d.currency}`, d.refundAmount]] : [];
+  when(w, k, { exists: [order], missing: [marker] }, [
+    ['HSET', order, 'status', 'CANCELLED', 'cancelledAt', d.occurredAt, 'cancelReason', d.reason],
+    ['HSET', order, 'refundAmount', d.refundAmount, 'refundCurrency', d.currency],
+    ['HINCRBY', totals, 'cancelled', 1],
+    ...refund,
+    ['SET', marker, offset],
+  ]);
+}
+
+/** The orders-by-user projection: topic `orders`, its own consumer group (`tributary-orders…`). */
+export const ordersProjection: Projection = {
+  name: 'orders',
+  topics: ['orders'],
+  apply({ event, offset }: AppliedRecord, w: WriteBatch, k: PartitionKeys): void {
+    // Validate before the first write: a rejected event leaves the batch untouched.
+    assertValidOrderEvent(event);
+    switch (event.type) {
+      case 'OrderPlaced':
+        return placed(event.data, w, k);
+      case 'OrderPaid':
+        return paid(event.data, offset, w, k);
+      case 'OrderCancelled':
+        return cancelled(event.data, offset, w, k);
+      default:
+        // Other event types on this topic (from newer producers) are not part of this model.
+        return;
+    }
+  },
+};
+
+const partitioner = Partitioners.DefaultPartitioner();
+
+/**
+ * The partition Kafka puts `key` in among `partitions`: murmur2 of the key, as the Java client,
+ * kafkajs's default partitioner and librdkafka's `murmur2_random` (both producer engines) do.
+ */
+export function partitionOfKey(key: string, partitions: number): number {
+  const partitionMetadata: PartitionMetadata[] = Array.from({ length: partitions }, (_, p) => ({
+    partitionErrorCode: 0,
+    partitionId: p,
+    leader: 0,
+    replicas: [0],
+    isr: [0],
+  }));
+  return partitioner({ topic: '', partitionMetadata, message: { key, value: null } });
+}
+
+/** The partition keys that hold `userId`'s orders (the topic is keyed by user id). */
+export function userOrdersKeys(
+  keys: ProjectionKeys,
+  version: string,
+  topic: string,
+  partitions: number,
+  userId: string,
+): PartitionKeys {
+  return keys.partition(version, topic, partitionOfKey(userId, partitions));
+}
+
+/** One page of a user's orders, newest first, with the user's totals. */
+export interface UserOrdersPage {
+  readonly orders: OrderView[];
+  readonly totals: OrderTotals;
+  /** Pass back as `cursor` for the next page; null on the last page. */
+  readonly nextCursor: string | null;
+}
+
+const NUMERIC = new Set([
+  'totalAmount',
+  'itemCount',
+  'lineCount',
+  'placedAt',
+  'paidAt',
+  'paidAmount',
+  'cancelledAt',
+  'refundAmount',
+]);
+
+function toView(h: Record<string, string>): OrderView {
+  const view: Record<string, unknown> = {};
+  for (const [f, v] of Object.entries(h))
+    view[f] = f === 'items' ? JSON.parse(v) : NUMERIC.has(f) ? Number(v) : v;
+  return view as unknown as OrderView;
+}
+
+function toTotals(h: Record<string, string>): OrderTotals {
+  const totals: OrderTotals = {
+    placed: 0,
+    paid: 0,
+    cancelled: 0,
+    placedAmount: {},
+    paidAmount: {},
+    refundedAmount: {},
+  };
+  for (const [f, v] of Object.entries(h)) {
+    const [kind, currency] = f.split(':') as [keyof OrderTotals, string | undefined];
+    if (currency === undefined) (totals[kind] as number) = Number(v);
+    else (totals[kind] as Record<string, number>)[currency] = Number(v);
+  }
+  return totals;
+}
+
+function replies(results: [Error | null, unknown][] | null): unknown[] {
+  return (results ?? []).map(([err, value]) => {
+    if (err) throw err;
+    return value;
+  });
+}
+
+/**
+ * Reads a page of `userId`'s orders, newest first (ties by order id, descending), and the user's
+ * totals. `keys` is the user's partition ({@link userOrdersKeys}). The cursor is a position
+ * (`<placedAt>:<orderId>`, opaque to callers), so orders placed meanwhile neither repeat nor
+ * shift a page. Two round trips; the first is a MULTI, so a page is one consistent snapshot.
+ *
+ * @throws RangeError on a malformed cursor.
+ */
+export async function readUserOrders(
+  redis: Redis,
+  keys: PartitionKeys,
+  userId: string,
+  page: { readonly cursor?: string | null; readonly limit?: number } = {},
+): Promise<UserOrdersPage> {
+  const limit = Math.min(Math.max(Math.trunc(page.limit ?? 20), 1), 500);
+  const list = orderKeys.userOrders(keys, userId);
+  const tx = redis.multi().hgetall(orderKeys.totals(keys, userId));
+  let after: { score: string; member: Buffer } | undefined;
+  if (page.cursor) {
+    const colon = page.cursor.indexOf(':');
+    const score = page.cursor.slice(0, colon);
+    if (colon < 1 || !/^-?\d+$/.test(score)) throw new RangeError('malformed orders cursor');
+    after = { score, member: Buffer.from(page.cursor.slice(colon + 1)) };
+    // Orders at the cursor's own time that sort after it, then the older ones.
+    tx.zrange(list, score, score, 'BYSCORE', 'REV', 'WITHSCORES');
+    tx.zrange(list, `(${score}`, '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, limit + 1, 'WITHSCORES');
+  } else {
+    tx.zrange(list, 0, limit, 'REV', 'WITHSCORES');
+  }
+  const [totals, ...ranges] = replies(await tx.exec()) as [Record<string, string>, ...string[][]];
+  const entries: [string, string][] = [];
+  for (const flat of ranges) {
+    for (let i = 0; i < flat.length; i += 2) {
+      const member = flat[i]!;
+      if (after && flat === ranges[0] && Buffer.compare(Buffer.from(member), after.member) >= 0) continue;
+      entries.push([member, flat[i + 1]!]);
+    }
+  }
+  const shown = entries.slice(0, limit);
+  const pipeline = redis.pipeline();
+  for (const [orderId] of shown) pipeline.hgetall(orderKeys.order(keys, orderId));
+  const orders = (replies(shown.length > 0 ? await pipeline.exec() : []) as Record<string, string>[]).map(
+    toView,
+  );
+  const last = shown.at(-1);
+  return {
+    orders,
+    totals: toTotals(totals),
+    nextCursor: entries.length > limit && last ? `${last[1]}:${last[0]}` : null,
+  };
+}

@@ -1,0 +1,74 @@
+/** Prometheus metrics of consumer groups (DESIGN.md §7); one set per process, shared by its groups. */
+import {
+  Counter,
+  Gauge,
+  Histogram,
+  LATENCY_BUCKETS,
+  METRIC_PREFIX,
+  type Registry,
+} from '../../lib/metrics.js';
+
+export class ConsumerMetrics {
+  readonly consumed: Counter<'group' | 'topic'>;
+  readonly applied: Counter<'group' | 'topic'>;
+  readonly replayed: Counter<'group' | 'topic'>;
+  readonly deadLettered: Counter<'group' | 'topic' | 'code'>;
+  readonly retried: Counter<'group' | 'kind'>;
+  readonly lag: Gauge<'group' | 'topic' | 'partition'>;
+  readonly batchDuration: Histogram<'group'>;
+  readonly endToEnd: Histogram<'group'>;
+
+  constructor(registry: Registry) {
+    const m = METRIC_PREFIX;
+    this.consumed = new Counter({
+      name: `${m}consumer_records_consumed_total`,
+      help: 'Records handed to the projection (applied or dead-lettered), replays excluded',
+      labelNames: ['group', 'topic'],
+      registers: [registry],
+    });
+    this.applied = new Counter({
+      name: `${m}consumer_records_applied_total`,
+      help: 'Records whose writes were applied to Redis behind the offset fence',
+      labelNames: ['group', 'topic'],
+      registers: [registry],
+    });
+    this.replayed = new Counter({
+      name: `${m}consumer_records_replayed_total`,
+      help: 'Records skipped because the fence had applied them already (after a crash or rebalance)',
+      labelNames: ['group', 'topic'],
+      registers: [registry],
+    });
+    this.deadLettered = new Counter({
+      name: `${m}consumer_records_dead_lettered_total`,
+      help: 'Records sent to the dead-letter topic, by error code',
+      labelNames: ['group', 'topic', 'code'],
+      registers: [registry],
+    });
+    this.retried = new Counter({
+      name: `${m}consumer_retries_total`,
+      help: 'Retries: kind=handler (a record failed to apply) or kind=infrastructure (Redis, broker, registry)',
+      labelNames: ['group', 'kind'],
+      registers: [registry],
+    });
+    this.lag = new Gauge({
+      name: `${m}consumer_lag`,
+      help: 'Records behind the partition high watermark after the last batch',
+      labelNames: ['group', 'topic', 'partition'],
+      registers: [registry],
+    });
+    this.batchDuration = new Histogram({
+      name: `${m}consumer_batch_duration_seconds`,
+      help: 'Time to decode, build and apply one partition batch',
+      labelNames: ['group'],
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    });
+    this.endToEnd = new Histogram({
+      name: `${m}consumer_end_to_end_seconds`,
+      help: 'From the record timestamp (when it was produced) to its apply in Redis',
+      labelNames: ['group'],
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    });
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * `tributary consume` as an operator runs it: joins, applies, serves /readyz and /metrics, and on
+ * SIGTERM finishes the batch in hand, leaves the group and exits 0.
+ */
+import { spawn } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { provisionTopics } from '../../infra/topics.js';
+import { generateEvents } from '../../producers/generator.js';
+import { Publisher } from '../../producers/publisher.js';
+import { cleanupTopics, testAdmin, testConfig, testLogger, testRedis } from '../helpers/stack.js';
+import { readUsers } from '../helpers/users-oracle.js';
+
+async function until(check: () => Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+describe('tributary consume', () => {
+  it('serves readiness and metrics, and shuts down cleanly on SIGTERM', async () => {
+    const base = testConfig({ TRIBUTARY_TOPIC_PARTITIONS: '2' });
+    const { redis, prefix } = testRedis(base);
+    const admin = await testAdmin(base);
+    cleanupTopics(base, admin);
+    await provisionTopics(admin, base, testLogger());
+    const events = [...generateEvents({ seed: 4, users: 100 }, 5000)]
+      .map((g) => g.event)
+      .filter((e) => e.type.startsWith('User'));
+    const publisher = await Publisher.create(base, testLogger());
+    await publisher.publishBatch(events);
+    await publisher.close();
+
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const child = spawn('node', ['bin/tributary.js', 'consume', 'users', '--http-port', String(port)], {
+      env: {
+        ...process.env,
+        TRIBUTARY_KAFKA_BROKERS: base.kafka.brokers.value.join(','),
+        TRIBUTARY_SCHEMA_REGISTRY_URL: base.registry.url.value,
+        TRIBUTARY_REDIS_URL: base.redis.url.value,
+        TRIBUTARY_TOPIC_PREFIX: base.topics.prefix,
+        TRIBUTARY_REDIS_KEY_PREFIX: prefix,
+      },
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((r) => child.on('close', r));
+
+    const url = `http://127.0.0.1:${port}`;
+    await until(async () => (await fetch(`${url}/readyz`)).status === 200, 'readyz');
+    await until(
+      async () => (await readUsers(redis, prefix, `${base.topics.prefix}users`, 2)).records >= events.length,
+      'applied',
+    );
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    const group = `${base.topics.prefix}tributary-users.v1`;
+    const applied = new RegExp(
+      `tributary_consumer_records_applied_total\\{[^}]*group="${group.replace(/\./g, '\\.')}"[^}]*\\} (\\d+)`,
+    );
+    expect(Number(applied.exec(metrics)?.[1])).toBe(events.length);
+    expect(metrics).toContain('tributary_consumer_lag{');
+    expect(metrics).toContain('tributary_consumer_batch_duration_seconds_bucket');
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(out).toContain(`${group}: {"consumed":${events.length}`);
+    const groups = await admin.describeGroups([group]);
+    expect(groups.groups[0]!.members).toHaveLength(0);
+  });
+});
