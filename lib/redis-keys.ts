@@ -1,0 +1,60 @@
+/**
+ * Every Redis key name the consumers write and the query side reads comes from here. Keys that
+ * one partition's batch touches share that partition's hash tag, `{<namespace>:<topic>:<p>}`, so
+ * a batch is one slot and its transaction works on Redis Cluster too. A namespace is a consumer
+ * group's name plus a version (`users.v1`), so a rebuild fills a new version beside the live one.
+ */
+
+/** Keys of one partition of one projection version. */
+export class PartitionKeys {
+  /** The hash tag shared by every key of this partition. */
+  readonly tag: string;
+  private readonly base: string;
+
+  constructor(
+    readonly prefix: string,
+    readonly namespace: string,
+    readonly topic: string,
+    readonly partition: number,
+  ) {
+    this.tag = `{${namespace}:${topic}:${partition}}`;
+    this.base = `${prefix}${this.tag}`;
+  }
+
+  /** The last applied offset of this partition (the fence). */
+  offset(): string {
+    return `${this.base}:offset`;
+  }
+
+  /** Projection-specific key under this partition: `<prefix>{ns:topic:p}:<parts…>`. */
+  key(...parts: (string | number)[]): string {
+    return `${this.base}:${parts.join(':')}`;
+  }
+}
+
+/** Keys of a projection as a whole (not per partition). */
+export class ProjectionKeys {
+  constructor(
+    readonly prefix: string,
+    readonly projection: string,
+  ) {}
+
+  /** Which version readers use now (a string like `v3`); swapped atomically by a rebuild. */
+  current(): string {
+    return `${this.prefix}projection:${this.projection}:current`;
+  }
+
+  /** Metadata of a version: partitions per topic, when it was built. */
+  meta(version: string): string {
+    return `${this.prefix}projection:${this.projection}:${version}:meta`;
+  }
+
+  /** The namespace of a version, the first part of its partition hash tags. */
+  namespace(version: string): string {
+    return `${this.projection}.${version}`;
+  }
+
+  partition(version: string, topic: string, partition: number): PartitionKeys {
+    return new PartitionKeys(this.prefix, this.namespace(version), topic, partition);
+  }
+}
