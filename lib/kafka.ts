@@ -2,6 +2,7 @@
 import { Kafka, logLevel, type KafkaConfig, type LogEntry } from 'kafkajs';
 import type { TributaryConfig } from './config.js';
 import type { Logger } from './logger.js';
+import { registerKafkajsCodecs } from './engines/kafkajs-codecs.js';
 
 const levelNames: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',

@@ -79,8 +79,8 @@ export function loadConfluent(): Promise<ConfluentModule> {
         ErrorCodes.CONFIG_INVALID,
         `TRIBUTARY_CLIENT_ENGINE=confluent needs ${CONFLUENT_PACKAGE}, which did not load ` +
           `(${err instanceof Error ? err.message.split('\n')[0] : String(err)}). It is built from source ` +
-          'on install: run `bash infra/bootstrap.sh deps`, or ' +
-          `\`CKJS_LINKING=dynamic npm rebuild ${CONFLUENT_PACKAGE} --foreground-scripts\` to see why it fails.`,
+          'on install (`bash infra/bootstrap.sh deps`); to see why that failed: ' +
+          '`rm -rf node_modules && CKJS_LINKING=dynamic npm ci --foreground-scripts`.',
         { cause: err },
       );
     },

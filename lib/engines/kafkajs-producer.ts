@@ -7,6 +7,8 @@ import {
   logLevel,
   Partitioners,
   type IHeaders,
+  type Kafka,
+  type ProducerConfig,
   type LogEntry,
   type Message,
   type Producer,
@@ -72,9 +74,13 @@ function toMessage(record: OutgoingRecord): Message {
 export class KafkajsProducer implements EngineProducer {
   readonly engine = 'kafkajs' as const;
   readonly options: ResolvedProducerOptions;
-  readonly #producer: Producer;
+  readonly #kafka: Kafka;
+  readonly #producerConfig: ProducerConfig;
   readonly #accumulator: RecordAccumulator<OutgoingRecord>;
   readonly #logger: Logger;
+  #producer: Producer;
+  /** Set when a batch failed: the next batch goes out under a new producer id. */
+  #stale = false;
   #state: 'new' | 'connected' | 'closing' | 'closed' = 'new';
 
   constructor(config: TributaryConfig, logger: Logger, options: EngineProducerOptions = {}) {
@@ -82,11 +88,11 @@ export class KafkajsProducer implements EngineProducer {
     this.#logger = logger.child({ engine: 'kafkajs' });
     registerKafkajsCodecs();
     const clientId = [config.kafka.clientId, this.options.clientId].filter(Boolean).join('-');
-    const kafka = createKafka(config, this.#logger, {
+    this.#kafka = createKafka(config, this.#logger, {
       clientId,
       overrides: { logLevel: logLevel.WARN, logCreator: logCreator(this.#logger) },
     });
-    this.#producer = kafka.producer({
+    this.#producerConfig = {
       idempotent: true,
       // Java-compatible murmur2 (kafkajs's default since 2.0, named to keep its warning quiet):
       // the confluent engine uses the same, so a key lands in one partition whichever writes it.
@@ -98,13 +104,35 @@ export class KafkajsProducer implements EngineProducer {
         initialRetryTime: 200,
         maxRetryTime: MAX_RETRY_TIME_MS,
       },
-    });
+    };
+    this.#producer = this.#kafka.producer(this.#producerConfig);
     const compression = codecs[this.options.compression];
     this.#accumulator = new RecordAccumulator<OutgoingRecord>(this.options, recordBytes, async (batch) => {
+      if (this.#stale) await this.#renew();
       const topicMessages: TopicMessages[] = [];
       for (const [topic, records] of batch) topicMessages.push({ topic, messages: records.map(toMessage) });
-      await this.#producer.sendBatch({ topicMessages, acks: -1, timeout: ACK_TIMEOUT_MS, compression });
+      try {
+        await this.#producer.sendBatch({ topicMessages, acks: -1, timeout: ACK_TIMEOUT_MS, compression });
+      } catch (err) {
+        this.#stale = true;
+        throw err;
+      }
     });
+  }
+
+  /**
+   * Replaces the kafkajs producer after a failed batch. kafkajs rolls a partition's sequence
+   * number back when a request fails; had the broker written that batch after all, the next one
+   * would reuse its numbers and could be acknowledged as its duplicate without being written. A
+   * new producer id starts new sequences (the Java client bumps its epoch for the same reason).
+   */
+  async #renew(): Promise<void> {
+    const old = this.#producer;
+    this.#producer = this.#kafka.producer(this.#producerConfig);
+    await old.disconnect().catch((err: unknown) => this.#logger.debug({ err }, 'old producer disconnect'));
+    await this.#producer.connect();
+    this.#stale = false;
+    this.#logger.warn('new producer id after a failed batch');
   }
 
   async connect(): Promise<void> {

@@ -19,7 +19,7 @@ export type BatchSender<T> = (batch: ReadonlyMap<string, readonly T[]>) => Promi
 export interface AccumulatorOptions {
   /** How long the oldest queued record may wait for company (ms). */
   readonly lingerMs: number;
-  /** A batch is sent as soon as this many bytes are queued, and never holds more (unless one record is bigger). */
+  /** A batch goes out once this many bytes are queued, and holds no more (unless one record does). */
   readonly batchBytes: number;
   /** Bytes queued plus in flight above which `append` waits (see {@link ByteBudget}). */
   readonly bufferBytes: number;

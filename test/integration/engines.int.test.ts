@@ -223,12 +223,15 @@ describe.each(['kafkajs', 'confluent'] as const)('the %s producer engine', (engi
     }
   });
 
-  it('rejects a send to a topic that does not exist within the delivery timeout', async () => {
-    const { config } = await setup(engine, 1);
+  it('rejects a send to a missing topic within the delivery timeout, then sends on', async () => {
+    const { config, admin, topic } = await setup(engine, 1);
     const producer = await connected(config, { deliveryTimeoutMs: 3_000 });
     const started = Date.now();
     await expect(producer.send(`${config.topics.prefix}missing`, [record(0)])).rejects.toThrow();
     expect(Date.now() - started).toBeLessThan(30_000);
+    // The failure leaves the producer usable (kafkajs: under a new producer id).
+    await producer.send(topic, [record(1), record(2)]);
+    expect(await storedRecords(admin, topic)).toBe(2);
   });
 });
 
