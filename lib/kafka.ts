@@ -34,6 +34,8 @@ export function createKafka(
   logger: Logger,
   options: KafkaClientOptions = {},
 ): Kafka {
+  // Every kafkajs client, consumers included, must read the lz4 batches our producers write.
+  registerKafkajsCodecs();
   return new Kafka({
     clientId: options.clientId ?? config.kafka.clientId,
     brokers: config.kafka.brokers.value,

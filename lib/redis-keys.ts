@@ -58,3 +58,21 @@ export class ProjectionKeys {
     return new PartitionKeys(this.prefix, this.namespace(version), topic, partition);
   }
 }
+
+/** Key layout of the users projection within one partition of `users`. */
+export const userKeys = {
+  user: (k: PartitionKeys, userId: string): string => k.key('user', userId),
+  ids: (k: PartitionKeys): string => k.key('user-ids'),
+  stats: (k: PartitionKeys): string => k.key('stats'),
+};
+
+/** Key layout of the user-count projection within one partition of `users`. */
+export const userCountKeys = {
+  ids: (k: PartitionKeys): string => k.key('ids'),
+  totals: (k: PartitionKeys): string => k.key('totals'),
+};
+
+/** The per-partition counter of records handled, applied inside each fenced batch. */
+export function progressKey(k: PartitionKeys): string {
+  return k.key('progress');
+}

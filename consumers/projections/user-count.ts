@@ -4,14 +4,11 @@
  * unknown delete cannot skew it) and running totals of sign-ups and deletions. The count is the
  * sum over partitions of the set sizes (read with SCARD, merged by the reader).
  */
-import type { PartitionKeys } from '../keys.js';
+import { userCountKeys, type PartitionKeys } from '../../lib/redis-keys.js';
 import type { WriteBatch } from '../offset-fence.js';
 import type { AppliedRecord, Projection } from '../runtime/types.js';
 
-export const userCountKeys = {
-  ids: (k: PartitionKeys) => k.key('ids'),
-  totals: (k: PartitionKeys) => k.key('totals'),
-};
+export { userCountKeys };
 
 export const userCountProjection: Projection = {
   name: 'user-count',

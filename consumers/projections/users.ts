@@ -9,16 +9,12 @@
  *   ignored and counted as `orphanUpdates`, never turned into a partial user.
  * - `UserDeleted` removes the user; for an unknown user it is counted as `orphanDeletes`.
  */
-import type { PartitionKeys } from '../keys.js';
+import { userKeys, type PartitionKeys } from '../../lib/redis-keys.js';
 import type { WriteBatch } from '../offset-fence.js';
 import type { AppliedRecord, Projection } from '../runtime/types.js';
 
 /** Key names of the users projection within one partition. */
-export const userKeys = {
-  user: (k: PartitionKeys, userId: string) => k.key('user', userId),
-  ids: (k: PartitionKeys) => k.key('user-ids'),
-  stats: (k: PartitionKeys) => k.key('stats'),
-};
+export { userKeys };
 
 export const usersProjection: Projection = {
   name: 'users',

@@ -21,7 +21,7 @@ import type { Logger } from '../../lib/logger.js';
 import { topicName } from '../../schemas/catalog.js';
 import { EventCodec } from '../../schemas/codec.js';
 import { createSchemaRegistryClient } from '../../schemas/registry.js';
-import { ProjectionKeys } from '../keys.js';
+import { ProjectionKeys, progressKey } from '../../lib/redis-keys.js';
 import { OffsetFence, WriteBatch } from '../offset-fence.js';
 import type { ConsumerMetrics } from './consumer-metrics.js';
 import type { AppliedRecord, Projection } from './types.js';
@@ -304,7 +304,7 @@ export class ConsumerRuntime {
     }
     // A counter of records handled per partition, applied with the batch: the oracle tests read
     // it to prove that nothing was applied twice.
-    writes.command('HINCRBY', keys.key('progress'), 'records', messages.length);
+    writes.command('HINCRBY', progressKey(keys), 'records', messages.length);
     const firstOffset = messages[0]!.offset;
     const lastOffset = messages.at(-1)!.offset;
     const result = await this.withRetry('apply batch', heartbeat, () =>
