@@ -1,21 +1,98 @@
 /**
- * `tributary demo`: the main job on a fresh machine. Brings the stack up and provisions the
- * topics; later parts (schemas, producers, consumers, query API, dashboard) join it here.
+ * `tributary demo`: the main job on a fresh machine, in one process. The stack comes up, topics
+ * are provisioned, the HTTP ingestion service and every projection start, and the load generator
+ * feeds a live stream through the same publisher that serves HTTP. Runs until Ctrl-C (or
+ * `--duration`), then stops everything gracefully and prints what happened.
  */
 import type { Command } from 'commander';
+import { ConsumerMetrics } from '../consumers/runtime/consumer-metrics.js';
+import { startHealthServer } from '../consumers/runtime/health-server.js';
+import { startLive } from '../consumers/runtime/live-projection.js';
+import { projections } from '../consumers/projections/index.js';
 import { printPlan, printStatus, runTopicProvisioning, type CliContext } from '../infra/stack-command.js';
 import { stackUp } from '../infra/stack/stack.js';
+import { createMetricsRegistry } from '../lib/metrics.js';
+import { generateEvents } from '../producers/generator.js';
+import { printIngestBanner } from '../producers/http/ingest-command.js';
+import { startIngestService } from '../producers/http/service.js';
+import { publishPaced } from '../producers/paced-publish.js';
 
 export function registerDemoCommand(program: Command, ctx: CliContext): void {
   program
     .command('demo')
-    .description("bring the stack up and provision topics (the README's first command ends here)")
-    .action(async () => {
+    .description(
+      'stack up, topics, ingestion, projections and a live generated stream (the README’s first command)',
+    )
+    .option('-r, --rate <n>', 'generated events per second', '200')
+    .option('-u, --users <n>', 'distinct users in the generated stream', '2000')
+    .option('-d, --duration <s>', 'stop after this many seconds (default: until Ctrl-C)')
+    .option('--no-generate', 'start everything but the generator')
+    .action(async (opts: { rate: string; users: string; duration?: string; generate: boolean }) => {
       const config = ctx.config();
-      const rows = await stackUp(config, ctx.logger(), { onProgress: (m) => console.log(m) });
-      printPlan(await runTopicProvisioning(config, ctx.logger()));
+      const logger = ctx.logger();
+      const rate = Number(opts.rate);
+      if (!(rate > 0)) throw new Error(`--rate must be > 0, got ${opts.rate}`);
+      const rows = await stackUp(config, logger, { onProgress: (m) => console.log(m) });
+      printPlan(await runTopicProvisioning(config, logger));
       console.log('');
       printStatus(rows);
-      console.log('\nStack is up. Stop it with: node bin/tributary.js stack down');
+
+      const ingest = await startIngestService({ config, logger });
+      const registry = createMetricsRegistry({ service: 'consumer' });
+      const live = await startLive(config, logger, Object.values(projections), new ConsumerMetrics(registry));
+      const health =
+        config.consumer.httpPort > 0
+          ? await startHealthServer({
+              host: config.consumer.httpHost,
+              port: config.consumer.httpPort,
+              registry,
+              notReady: () => live.filter((l) => !l.running).map((l) => l.projection.name),
+            })
+          : undefined;
+
+      console.log('');
+      printIngestBanner(ingest);
+      console.log(`Projections: ${live.map((l) => l.current.groupId).join(', ')}`);
+      if (health)
+        console.log(
+          `Consumer metrics: http://${config.consumer.httpHost}:${config.consumer.httpPort}/metrics`,
+        );
+
+      const stop = new AbortController();
+      const onSignal = () => stop.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      const timer = opts.duration ? setTimeout(onSignal, Number(opts.duration) * 1000) : undefined;
+      let sent = 0;
+      if (opts.generate) {
+        console.log(`Generating ${rate} events/s for ${Number(opts.users)} users; Ctrl-C to stop.`);
+        const result = await publishPaced({
+          publisher: ingest.publisher,
+          events: generateEvents({
+            seed: Date.now() % 1_000_000,
+            users: Number(opts.users),
+            startTime: Date.now(),
+            intervalMs: 1000 / rate,
+          }),
+          rate,
+          signal: stop.signal,
+          onProgress: (p) => process.stderr.write(`\r${p.sent} events sent   `),
+          onError: (err) => logger.warn({ err: (err as Error).message }, 'generated batch not published'),
+        });
+        sent = result.sent;
+        process.stderr.write('\n');
+      } else {
+        console.log('Running; Ctrl-C to stop.');
+        await new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve()));
+      }
+      clearTimeout(timer);
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      await health?.close();
+      await Promise.all(live.map((l) => l.stop()));
+      await ingest.close();
+      console.log(`Demo stopped: ${sent} events generated.`);
+      for (const l of live) console.log(`  ${l.current.groupId}: ${JSON.stringify(l.current.stats)}`);
+      console.log('The stack is still up: node bin/tributary.js stack status | stack down');
     });
 }

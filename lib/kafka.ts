@@ -11,12 +11,23 @@ const levelNames: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
+/**
+ * Conditions KafkaJS logs as errors although it retries them by itself: a broker that is still
+ * starting (coordinator loading or not yet elected), a leader moving, a consumer restarting after
+ * one of those. They are logged at info; a condition that persists surfaces as a failed call.
+ */
+const TRANSIENT =
+  /coordinator is (loading|not available)|not the correct coordinator|leader(ship)? (not available|election)|There is no leader|Restarting the consumer|This server does not host this topic-partition/i;
+
 /** Bridges KafkaJS's logger into pino so all logs share one format. */
 function pinoLogCreator(logger: Logger) {
   return () =>
     ({ namespace, level, log }: LogEntry) => {
       const { message, ...extra } = log;
-      const method = levelNames[level] ?? 'info';
+      let method = levelNames[level] ?? 'info';
+      if (method === 'error' && (TRANSIENT.test(message) || TRANSIENT.test(String(extra.error ?? '')))) {
+        method = 'info';
+      }
       logger[method]({ namespace, ...extra }, message);
     };
 }

@@ -11,6 +11,7 @@ import { isTributaryError } from '../lib/errors.js';
 import { EVENT_TYPES, eventCatalog, isEventType, type TributaryEvent } from '../schemas/catalog.js';
 import { parseEventInput } from './event-input.js';
 import { generateEvents } from './generator.js';
+import { publishPaced } from './paced-publish.js';
 import { Publisher } from './publisher.js';
 
 /** Turns `--field value` pairs into a JSON payload, typed by the event's Avro schema. */
@@ -213,61 +214,40 @@ export function registerProduceCommands(program: Command, ctx: CliContext): void
     });
 }
 
-/** Open-loop pacing: every tick, publish the events that are due by now. */
+/** `generate` in the foreground: paced publishing with a live rate on stderr, Ctrl-C to stop. */
 async function runPaced(
   publisher: Publisher,
   events: Generator<{ event: TributaryEvent }>,
   rate: number,
   limit: number,
 ): Promise<void> {
-  let stopping = false;
-  const onSignal = () => (stopping = true);
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  const started = Date.now();
-  const inFlight = new Set<Promise<unknown>>();
-  let due = 0;
-  let sent = 0;
-  let failed = 0;
-  let lastReport = started;
+  let result;
   try {
-    while (!stopping && due < limit) {
-      const target = Math.min(limit, Math.floor(((Date.now() - started) / 1000) * rate));
-      const batch: TributaryEvent[] = [];
-      while (due < target) {
-        batch.push(events.next().value!.event);
-        due++;
-      }
-      if (batch.length > 0) {
-        const p = publisher
-          .publishBatch(batch)
-          .then(() => (sent += batch.length))
-          .catch((err: unknown) => {
-            failed += batch.length;
-            console.error(`publish failed: ${(err as Error).message}`);
-          })
-          .finally(() => inFlight.delete(p));
-        inFlight.add(p);
-      }
-      if (Date.now() - lastReport >= 1000) {
-        lastReport = Date.now();
-        const secs = (lastReport - started) / 1000;
-        process.stderr.write(
-          `\r${sent} sent (${Math.round(sent / secs)} events/s), ${inFlight.size} batches in flight   `,
-        );
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    await Promise.all(inFlight);
+    result = await publishPaced({
+      publisher,
+      events,
+      rate,
+      limit,
+      signal: stop.signal,
+      onProgress: (p) => {
+        const rateNow = Math.round(p.sent / (p.elapsedMs / 1000));
+        process.stderr.write(`\r${p.sent} sent (${rateNow} events/s), ${p.inFlight} batches in flight   `);
+      },
+      onError: (err) => console.error(`publish failed: ${(err as Error).message}`),
+    });
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await publisher.close();
   }
-  const secs = (Date.now() - started) / 1000;
+  const secs = result.elapsedMs / 1000;
   process.stderr.write('\n');
   console.log(
-    `sent ${sent} events in ${secs.toFixed(1)} s (${Math.round(sent / secs)} events/s), failed ${failed}`,
+    `sent ${result.sent} events in ${secs.toFixed(1)} s (${Math.round(result.sent / secs)} events/s), failed ${result.failed}`,
   );
-  if (failed > 0) process.exitCode = 1;
+  if (result.failed > 0) process.exitCode = 1;
 }

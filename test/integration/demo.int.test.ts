@@ -1,0 +1,42 @@
+/** The README's first command ends in `tributary demo`: everything starts, a live stream flows, it stops cleanly. */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { cleanupTopics, testAdmin, testConfig, testRedis } from '../helpers/stack.js';
+
+const run = promisify(execFile);
+
+describe('tributary demo', () => {
+  it('brings up ingestion and projections, generates a stream that the projections apply, and stops', async () => {
+    const config = testConfig({ TRIBUTARY_TOPIC_PARTITIONS: '2' });
+    cleanupTopics(config, await testAdmin(config));
+    const { prefix } = testRedis(config);
+    const port = () => String(20_000 + Math.floor(Math.random() * 20_000));
+    const { stdout, stderr } = await run(
+      'node',
+      ['bin/tributary.js', 'demo', '--duration', '8', '--rate', '300'],
+      {
+        env: {
+          ...process.env,
+          TRIBUTARY_KAFKA_BROKERS: config.kafka.brokers.value.join(','),
+          TRIBUTARY_SCHEMA_REGISTRY_URL: config.registry.url.value,
+          TRIBUTARY_REDIS_URL: config.redis.url.value,
+          TRIBUTARY_TOPIC_PREFIX: config.topics.prefix,
+          TRIBUTARY_TOPIC_PARTITIONS: '2',
+          TRIBUTARY_REDIS_KEY_PREFIX: prefix,
+          TRIBUTARY_INGEST_PORT: port(),
+          TRIBUTARY_CONSUMER_HTTP_PORT: port(),
+          TRIBUTARY_AUTH_DISABLED: 'true',
+        },
+        timeout: 90_000,
+      },
+    );
+    expect(stdout).toMatch(/kafka\s+external/);
+    expect(stderr).toContain('Tributary ingestion service on http://127.0.0.1:');
+    const sent = Number(/Demo stopped: (\d+) events generated/.exec(stdout)?.[1]);
+    expect(sent).toBeGreaterThan(1000);
+    const consumed = [...stdout.matchAll(/tributary-(users|orders|user-count)\.v1: \{"consumed":(\d+)/g)];
+    expect(consumed.map((m) => m[1]).sort()).toEqual(['orders', 'user-count', 'users']);
+    for (const m of consumed) expect(Number(m[2])).toBeGreaterThan(0);
+  });
+});
