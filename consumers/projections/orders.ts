@@ -7,7 +7,8 @@
  * - `totals:<userId>`: hash of counts `placed`, `paid`, `cancelled` and, per ISO currency,
  *   `placedAmount:<CUR>`, `paidAmount:<CUR>`, `refundedAmount:<CUR>`: integers in minor units.
  * - `order-paid:<orderId>`, `order-cancelled:<orderId>`: markers, there once that payment or
- *   cancellation was applied (the script's guards can test a key's existence, not a field).
+ *   cancellation was applied (the script's guards test a key's existence, not a field). Nothing
+ *   is ever deleted, so a repeat is recognised however late it comes.
  * - `order-users`: the user ids with orders in this partition; `stats`: counters of events that
  *   changed nothing or were odd (below); `scratch`: a flag that lives within one script run.
  *
@@ -25,10 +26,15 @@
  * - Rules that need the stored order (payment currency = order currency, refund ≤ payment) are
  *   not checked: `apply` does no reads. Rules on the event alone are: a violation is thrown as an
  *   `UnrecoverableError` (`TRIBUTARY_EVENT_INVALID`) and the record is dead-lettered.
+ *
+ * The query side finds a user's partition with {@link userOrdersKeys} and reads pages of their
+ * orders with {@link readUserOrders}.
  */
 import type { Redis } from 'ioredis';
 import { Partitioners, type PartitionMetadata } from 'kafkajs';
 import { ErrorCodes, UnrecoverableError } from '../../lib/errors.js';
+import { orderKeys } from '../../lib/redis-keys.js';
+import type { PartitionKeys, ProjectionKeys } from '../../lib/redis-keys.js';
 import type { TributaryEvent } from '../../schemas/catalog.js';
 import type {
   OrderCancellationReason,
@@ -38,21 +44,11 @@ import type {
   OrderPlaced,
   PaymentMethod,
 } from '../../schemas/generated/events.js';
-import type { PartitionKeys, ProjectionKeys } from '../keys.js';
 import type { WriteBatch } from '../offset-fence.js';
 import type { AppliedRecord, Projection } from '../runtime/types.js';
 
-/** Key names of the orders projection within one partition. Ids come last: they may hold `:`. */
-export const orderKeys = {
-  userOrders: (k: PartitionKeys, userId: string) => k.key('orders', userId),
-  order: (k: PartitionKeys, orderId: string) => k.key('order', orderId),
-  totals: (k: PartitionKeys, userId: string) => k.key('totals', userId),
-  paid: (k: PartitionKeys, orderId: string) => k.key('order-paid', orderId),
-  cancelled: (k: PartitionKeys, orderId: string) => k.key('order-cancelled', orderId),
-  users: (k: PartitionKeys) => k.key('order-users'),
-  stats: (k: PartitionKeys) => k.key('stats'),
-  scratch: (k: PartitionKeys) => k.key('scratch'),
-};
+/** Key names of the orders projection within one partition (the layout is in lib/redis-keys.ts). */
+export { orderKeys };
 
 export type OrderStatus = 'PLACED' | 'PAID' | 'CANCELLED';
 
@@ -178,20 +174,9 @@ function placed(d: OrderPlaced, w: WriteBatch, k: PartitionKeys): void {
     ['HINCRBY', totals, 'placed', 1],
     ['HINCRBY', totals, `placedAmount:${d.currency}`, d.totalAmount],
     ['SADD', orderKeys.users(k), d.userId],
-    [
-      'HSET',
-      order,
-      'orderId',
-      d.orderId,
-      'userId',
-      d.userId,
-      'status',
-      'PLACED',
-      'totalAmount',
-      d.totalAmount,
-    ],
-    ['HSET', order, 'currency', d.currency, 'itemCount', itemCount, 'lineCount', items.length],
-    ['HSET', order, 'items', JSON.stringify(items), 'placedAt', d.occurredAt],
+    ['HSET', order, 'orderId', d.orderId, 'userId', d.userId, 'status', 'PLACED'],
+    ['HSET', order, 'totalAmount', d.totalAmount, 'currency', d.currency, 'placedAt', d.occurredAt],
+    ['HSET', order, 'itemCount', itemCount, 'lineCount', items.length, 'items', JSON.stringify(items)],
   ]);
 }
 
@@ -332,11 +317,18 @@ function replies(results: [Error | null, unknown][] | null): unknown[] {
   });
 }
 
+function parseCursor(cursor: string): { readonly score: string; readonly id: Buffer } {
+  const colon = cursor.indexOf(':');
+  const score = cursor.slice(0, colon);
+  if (colon < 1 || !/^-?\d+$/.test(score)) throw new RangeError('malformed orders cursor');
+  return { score, id: Buffer.from(cursor.slice(colon + 1)) };
+}
+
 /**
  * Reads a page of `userId`'s orders, newest first (ties by order id, descending), and the user's
  * totals. `keys` is the user's partition ({@link userOrdersKeys}). The cursor is a position
  * (`<placedAt>:<orderId>`, opaque to callers), so orders placed meanwhile neither repeat nor
- * shift a page. Two round trips; the first is a MULTI, so a page is one consistent snapshot.
+ * shift a page. Two round trips: the page's ids and the totals in one MULTI, then the orders.
  *
  * @throws RangeError on a malformed cursor.
  */
@@ -348,28 +340,25 @@ export async function readUserOrders(
 ): Promise<UserOrdersPage> {
   const limit = Math.min(Math.max(Math.trunc(page.limit ?? 20), 1), 500);
   const list = orderKeys.userOrders(keys, userId);
+  const cursor = page.cursor ? parseCursor(page.cursor) : undefined;
   const tx = redis.multi().hgetall(orderKeys.totals(keys, userId));
-  let after: { score: string; member: Buffer } | undefined;
-  if (page.cursor) {
-    const colon = page.cursor.indexOf(':');
-    const score = page.cursor.slice(0, colon);
-    if (colon < 1 || !/^-?\d+$/.test(score)) throw new RangeError('malformed orders cursor');
-    after = { score, member: Buffer.from(page.cursor.slice(colon + 1)) };
-    // Orders at the cursor's own time that sort after it, then the older ones.
-    tx.zrange(list, score, score, 'BYSCORE', 'REV', 'WITHSCORES');
-    tx.zrange(list, `(${score}`, '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, limit + 1, 'WITHSCORES');
+  if (cursor) {
+    // The orders at the cursor's own time (those past it are kept below), then the older ones.
+    tx.zrange(list, cursor.score, cursor.score, 'BYSCORE', 'REV', 'WITHSCORES');
+    tx.zrange(list, `(${cursor.score}`, '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, limit + 1, 'WITHSCORES');
   } else {
     tx.zrange(list, 0, limit, 'REV', 'WITHSCORES');
   }
-  const [totals, ...ranges] = replies(await tx.exec()) as [Record<string, string>, ...string[][]];
-  const entries: [string, string][] = [];
-  for (const flat of ranges) {
-    for (let i = 0; i < flat.length; i += 2) {
-      const member = flat[i]!;
-      if (after && flat === ranges[0] && Buffer.compare(Buffer.from(member), after.member) >= 0) continue;
-      entries.push([member, flat[i + 1]!]);
-    }
-  }
+  const [totals, first, older = []] = replies(await tx.exec()) as [
+    Record<string, string>,
+    string[],
+    string[]?,
+  ];
+  const pairs = (flat: readonly string[]) =>
+    Array.from({ length: flat.length / 2 }, (_, i) => [flat[2 * i]!, flat[2 * i + 1]!] as const);
+  const entries = cursor
+    ? [...pairs(first).filter(([id]) => Buffer.compare(Buffer.from(id), cursor.id) < 0), ...pairs(older)]
+    : pairs(first);
   const shown = entries.slice(0, limit);
   const pipeline = redis.pipeline();
   for (const [orderId] of shown) pipeline.hgetall(orderKeys.order(keys, orderId));
