@@ -72,6 +72,21 @@ export const userCountKeys = {
   totals: (k: PartitionKeys): string => k.key('totals'),
 };
 
+/**
+ * Key layout of the orders projection within one partition of `orders` (keyed by user id, so all
+ * of a user's orders share a partition). Ids come last: they may hold `:`.
+ */
+export const orderKeys = {
+  userOrders: (k: PartitionKeys, userId: string): string => k.key('orders', userId),
+  order: (k: PartitionKeys, orderId: string): string => k.key('order', orderId),
+  totals: (k: PartitionKeys, userId: string): string => k.key('totals', userId),
+  paid: (k: PartitionKeys, orderId: string): string => k.key('order-paid', orderId),
+  cancelled: (k: PartitionKeys, orderId: string): string => k.key('order-cancelled', orderId),
+  users: (k: PartitionKeys): string => k.key('order-users'),
+  stats: (k: PartitionKeys): string => k.key('stats'),
+  scratch: (k: PartitionKeys): string => k.key('scratch'),
+};
+
 /** The per-partition counter of records handled, applied inside each fenced batch. */
 export function progressKey(k: PartitionKeys): string {
   return k.key('progress');
