@@ -84,3 +84,121 @@ export interface IncomingBatch {
   /** The high watermark of the partition when the batch was fetched (for lag). */
   readonly highWatermark: string;
 }
+
+/** One partition of a topic. */
+export interface TopicPartition {
+  readonly topic: string;
+  readonly partition: number;
+}
+
+/**
+ * What `eachBatch` returns to re-position its partition instead of completing the batch:
+ * nothing of the batch is marked for commit and the partition continues from `seekTo`.
+ */
+export interface SeekTo {
+  /** The next offset to deliver, as a decimal string. */
+  readonly seekTo: string;
+}
+
+/** Handed to `eachBatch` with each batch. */
+export interface BatchContext {
+  /**
+   * Tells the group coordinator the member is alive during long work. Never rejects (a
+   * rebalance it learns of is handled by the engine); a no-op where the engine heartbeats on
+   * its own thread (confluent).
+   */
+  heartbeat(): Promise<void>;
+  /**
+   * False once the batch is stale: its partition was revoked or lost, re-positioned by a seek,
+   * or the consumer crashed. The engine then marks nothing of the batch, whatever `eachBatch`
+   * returns, so a handler may stop early. A graceful `disconnect()` does not make the batch in
+   * hand stale: it is finished and committed.
+   */
+  isRunning(): boolean;
+}
+
+/** The callbacks of {@link EngineConsumer.run}. */
+export interface ConsumerHandlers {
+  /**
+   * Processes one partition's records, in offset order; batches of different partitions run in
+   * parallel (up to `partitionsConsumedConcurrently`), one partition's batches never do. When
+   * it resolves with nothing, the batch's last offset + 1 is marked for commit; with
+   * {@link SeekTo}, nothing is marked and the partition continues from that offset. If it
+   * rejects, the error is logged and the batch is delivered again after a pause.
+   */
+  eachBatch(batch: IncomingBatch, ctx: BatchContext): Promise<void | SeekTo>;
+  /**
+   * Called with the partitions this member was given, and awaited before any batch of them is
+   * handed out: the place to `seek` each to the offset stored with the read model. With the
+   * eager protocol both engines use, every rebalance revokes the whole assignment and then
+   * assigns the new one. Errors are logged, and consumption goes on.
+   */
+  onAssigned?(partitions: readonly TopicPartition[]): Promise<void>;
+  /**
+   * Called with the partitions being taken away, after the batches in hand of them finished,
+   * and awaited before the next assignment (and, on `disconnect()`, before leaving the group).
+   * Errors are logged.
+   */
+  onRevoked?(partitions: readonly TopicPartition[]): Promise<void>;
+}
+
+/** Options of {@link EngineConsumer.run}. */
+export interface ConsumerRunOptions {
+  /** Partitions processed in parallel. Default 1. */
+  readonly partitionsConsumedConcurrently?: number;
+}
+
+/** Consumer settings; only `groupId` is required. */
+export interface EngineConsumerOptions {
+  /** The consumer group. */
+  readonly groupId: string;
+  /** Client id suffix, for broker-side logs. */
+  readonly clientId?: string;
+  /** How long the coordinator waits for a heartbeat before evicting the member (ms). Default 30 000. */
+  readonly sessionTimeoutMs?: number;
+  /** Upper bound of the bytes fetched from one partition per request. Default 4 MiB. */
+  readonly maxBytesPerPartition?: number;
+  /**
+   * Upper bound of the records of one batch. The confluent engine cuts batches from
+   * librdkafka's prefetch queue by this count; a kafkajs batch is what one fetch returned for the
+   * partition, bounded by `maxBytesPerPartition` only. Default 1 000.
+   */
+  readonly maxBatchRecords?: number;
+  /**
+   * How often marked offsets are committed (ms). The confluent engine commits on this interval
+   * and on revoke and disconnect; kafkajs's runner commits after every batch regardless. Default 5 000.
+   */
+  readonly commitIntervalMs?: number;
+  /** How long `run()` waits for the first assignment before it rejects (ms). Default 60 000. */
+  readonly joinTimeoutMs?: number;
+}
+
+/**
+ * A consumer group member. Offsets are marked when `eachBatch` resolves and committed to Kafka
+ * by the engine; where a partition starts after an assignment is decided by `onAssigned`
+ * (through `seek`), falling back to the group's commit, then to the earliest offset.
+ */
+export interface EngineConsumer {
+  readonly engine: EngineName;
+  readonly groupId: string;
+  connect(): Promise<void>;
+  /** Subscribes to `topics`; a partition the group has no commit for starts at its earliest offset. */
+  subscribe(topics: readonly string[]): Promise<void>;
+  /**
+   * Starts consuming. Resolves once the member has joined the group and the first `onAssigned`
+   * has completed (the assignment may be empty when the group has more members than partitions).
+   */
+  run(handlers: ConsumerHandlers, options?: ConsumerRunOptions): Promise<void>;
+  /**
+   * Moves a partition to `offset` (a decimal string): the next batch of it starts there. Meant for
+   * `onAssigned`; called elsewhere, it makes a batch of that partition in hand stale.
+   */
+  seek(topic: string, partition: number, offset: string): void;
+  /** The partitions this member owns now (after their `onAssigned`). */
+  assignment(): TopicPartition[];
+  /**
+   * Stops fetching, finishes the batches in hand, commits, calls `onRevoked` with the whole
+   * assignment and leaves the group. Idempotent.
+   */
+  disconnect(): Promise<void>;
+}
