@@ -7,16 +7,9 @@ import { describe, expect, it } from 'vitest';
 import { provisionTopics } from '../../infra/topics.js';
 import { generateEvents } from '../../producers/generator.js';
 import { Publisher } from '../../producers/publisher.js';
+import { until } from '../helpers/until.js';
 import { cleanupTopics, testAdmin, testConfig, testLogger, testRedis } from '../helpers/stack.js';
 import { readUsers } from '../helpers/users-oracle.js';
-
-async function until(check: () => Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 describe('tributary consume', () => {
   it('serves readiness and metrics, and shuts down cleanly on SIGTERM', async () => {
@@ -49,7 +42,7 @@ describe('tributary consume', () => {
     const exited = new Promise<number | null>((r) => child.on('close', r));
 
     const url = `http://127.0.0.1:${port}`;
-    await until(async () => (await fetch(`${url}/readyz`)).status === 200, 'readyz');
+    await until(async () => (await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200, 'readyz');
     await until(
       async () => (await readUsers(redis, prefix, `${base.topics.prefix}users`, 2)).records >= events.length,
       'applied',

@@ -11,16 +11,9 @@ import { LiveProjection } from '../../consumers/runtime/live-projection.js';
 import { provisionTopics } from '../../infra/topics.js';
 import { generateEvents } from '../../producers/generator.js';
 import { Publisher } from '../../producers/publisher.js';
+import { until } from '../helpers/until.js';
 import { cleanupTopics, testAdmin, testConfig, testLogger, testRedis } from '../helpers/stack.js';
 import { readUsers, usersOracle } from '../helpers/users-oracle.js';
-
-async function until(check: () => Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 describe('rebuild', () => {
   it('fills a new version beside the live one, swaps atomically, and recovers a flushed Redis', async () => {
