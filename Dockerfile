@@ -44,6 +44,7 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/bin ./bin
 COPY --from=build /app/schemas/*.avsc ./schemas/
+COPY --from=build /app/schemas/analytics/*.avsc ./schemas/analytics/
 
 # The state directory (TRIBUTARY_STATE_DIR, default .tributary) must be writable by the runtime user.
 RUN mkdir -p /app/.tributary && chown node:node /app/.tributary

@@ -17,7 +17,11 @@ export default defineConfig({
           // Real Kafka, schema registry and Redis, started once per run by the global setup.
           name: 'integration',
           sequence: { groupOrder: 1 },
-          include: ['test/integration/**/*.int.test.ts', 'test/faults/**/*.fault.test.ts'],
+          include: [
+            'test/integration/**/*.int.test.ts',
+            'test/integration/**/*.browser.test.ts',
+            'test/faults/**/*.fault.test.ts',
+          ],
           environment: 'node',
           globalSetup: ['test/setup/stack.global.ts'],
           testTimeout: 120_000,

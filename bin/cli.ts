@@ -9,7 +9,9 @@ import { registerRebuildCommand } from '../consumers/rebuild-command.js';
 import { registerBridgeCommand } from '../producers/bridge-command.js';
 import { registerIngestCommand } from '../producers/http/ingest-command.js';
 import { registerProduceCommands } from '../producers/produce-command.js';
+import { registerQueryCommand } from '../query/query-command.js';
 import { registerDemoCommand } from './demo-command.js';
+import { registerBenchCommand } from '../bench/bench-command.js';
 
 export async function main(argv: string[]): Promise<void> {
   let config: TributaryConfig | undefined;
@@ -41,6 +43,8 @@ export async function main(argv: string[]): Promise<void> {
   registerConsumeCommand(program, ctx);
   registerIngestCommand(program, ctx);
   registerRebuildCommand(program, ctx);
+  registerQueryCommand(program, ctx);
+  registerBenchCommand(program, ctx);
 
   try {
     await program.parseAsync(argv);

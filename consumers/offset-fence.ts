@@ -49,6 +49,15 @@ export class WriteBatch {
     return this;
   }
 
+  /**
+   * Publishes `message` on a Pub/Sub channel if and when the batch is applied (from inside the
+   * script, so exactly once per applied batch). A channel is not a key: it needs no hash tag.
+   */
+  publish(channel: string, message: string): this {
+    this.push(['PUBLISH', channel, message]);
+    return this;
+  }
+
   /** A point to roll back to if building one record's writes fails half-way. */
   mark(): { readonly words: number; readonly ops: number } {
     return { words: this.words.length, ops: this.ops };

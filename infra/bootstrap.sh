@@ -6,8 +6,9 @@
 #   bash infra/bootstrap.sh deps   install only
 #
 # Installs Debian packages (redis-server, the native build deps of the librdkafka client engine,
-# python3-venv), npm packages, the Maven-resolved Kafka and schema-registry distributions, and the
-# Python packages the interoperability tests use. Every step is idempotent and skips work already done.
+# python3-venv, chromium for the browser tests), npm packages, the Maven-resolved Kafka and
+# schema-registry distributions, and the Python packages the interoperability tests use. Every
+# step is idempotent and skips work already done.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,7 +22,8 @@ log() { printf '\033[1m[bootstrap]\033[0m %s\n' "$*" >&2; }
 SUDO=""
 if [ "$(id -u)" != "0" ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
 
-APT_PACKAGES=(redis-server redis-tools g++ make pkg-config libssl-dev zlib1g-dev libzstd-dev libcurl4-openssl-dev libsasl2-dev liblz4-dev python3-venv)
+# chromium: the headless browser the dashboard's browser tests drive (playwright-core, /usr/bin/chromium).
+APT_PACKAGES=(redis-server redis-tools g++ make pkg-config libssl-dev zlib1g-dev libzstd-dev libcurl4-openssl-dev libsasl2-dev liblz4-dev python3-venv chromium)
 
 install_apt() {
   local missing=()

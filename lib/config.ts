@@ -146,6 +146,25 @@ const envSchema = z.object({
   /** Where `tributary consume` serves /metrics, /healthz, /readyz (port 0: not served). */
   TRIBUTARY_CONSUMER_HTTP_HOST: z.string().min(1).default('127.0.0.1'),
   TRIBUTARY_CONSUMER_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+
+  // Analytics windows, in event time (DESIGN.md §5; consumers/analytics/).
+  /** Size of the tumbling windows. */
+  TRIBUTARY_ANALYTICS_TUMBLING_MS: positiveInt.default(60_000),
+  /** Size of the hopping windows, and how far each starts after the previous one (at most the size). */
+  TRIBUTARY_ANALYTICS_HOPPING_SIZE_MS: positiveInt.default(300_000),
+  TRIBUTARY_ANALYTICS_HOPPING_ADVANCE_MS: positiveInt.default(60_000),
+  /** A partition's watermark trails the largest event time it has seen by this much. */
+  TRIBUTARY_ANALYTICS_ALLOWED_LATENESS_MS: z.coerce.number().int().min(0).default(5_000),
+  /** A window closes once the watermark passes its end plus this. */
+  TRIBUTARY_ANALYTICS_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
+  /** Window keys in Redis expire this long after their last update. */
+  TRIBUTARY_ANALYTICS_RETENTION_MS: positiveInt.default(24 * 3600 * 1000),
+  /** Pages listed in a window's result (the query side may ask for fewer or more). */
+  TRIBUTARY_ANALYTICS_TOP_N: positiveInt.default(10),
+  /** A fully consumed partition without records for this long stops holding back finality. */
+  TRIBUTARY_ANALYTICS_IDLE_TIMEOUT_MS: positiveInt.default(30_000),
+  /** How often final windows are looked for and emitted. */
+  TRIBUTARY_ANALYTICS_FINALIZE_INTERVAL_MS: positiveInt.default(1_000),
   /** Largest request body, in bytes (413 beyond). */
   TRIBUTARY_INGEST_BODY_LIMIT_BYTES: positiveInt.default(1024 * 1024),
   /** Most events in one `POST /events/batch` (413 beyond). */
@@ -156,6 +175,26 @@ const envSchema = z.object({
   TRIBUTARY_INGEST_TRUST_PROXY: bool.default(false),
   /** How long SIGTERM waits for in-flight requests and unacknowledged events. */
   TRIBUTARY_INGEST_SHUTDOWN_TIMEOUT_MS: positiveInt.default(15_000),
+
+  // HTTP query service (`tributary query serve`).
+  TRIBUTARY_QUERY_HOST: z.string().min(1).default('127.0.0.1'),
+  TRIBUTARY_QUERY_PORT: z.coerce.number().int().min(0).max(65535).default(8090),
+  /** Requests per minute per API key, token subject or (unauthenticated) client IP; 0 turns it off. */
+  TRIBUTARY_QUERY_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(1200),
+  /** Trust `X-Forwarded-For` (behind a reverse proxy), so the rate limit sees client IPs. */
+  TRIBUTARY_QUERY_TRUST_PROXY: bool.default(false),
+  /** How long SIGTERM waits for in-flight requests (live streams are ended at once). */
+  TRIBUTARY_QUERY_SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
+  /** Largest page (`limit`) of a list route. */
+  TRIBUTARY_QUERY_MAX_PAGE_SIZE: positiveInt.default(500),
+  /** How long a topic's partition count (from Kafka metadata) is reused before it is fetched again. */
+  TRIBUTARY_QUERY_PARTITIONS_TTL_MS: positiveInt.default(60_000),
+  /** Most concurrent `GET /stream` clients (503 beyond). */
+  TRIBUTARY_QUERY_STREAM_MAX_CLIENTS: positiveInt.default(1000),
+  /** Interval of the comment lines that keep idle `GET /stream` connections open. */
+  TRIBUTARY_QUERY_STREAM_HEARTBEAT_MS: positiveInt.default(15_000),
+  /** Live updates kept for clients that reconnect with `Last-Event-ID`. */
+  TRIBUTARY_QUERY_STREAM_REPLAY: z.coerce.number().int().min(0).default(1000),
 
   // Authentication of the HTTP services (ingestion, query).
   TRIBUTARY_AUTH_API_KEYS: apiKeys.optional(),
@@ -204,6 +243,35 @@ export interface IngestSettings {
   readonly shutdownTimeoutMs: number;
 }
 
+/** The HTTP query service. */
+export interface QuerySettings {
+  readonly host: string;
+  /** 0 picks a free port. */
+  readonly port: number;
+  /** 0 means no rate limit. */
+  readonly rateLimitPerMinute: number;
+  readonly trustProxy: boolean;
+  readonly shutdownTimeoutMs: number;
+  readonly maxPageSize: number;
+  readonly partitionsTtlMs: number;
+  readonly streamMaxClients: number;
+  readonly streamHeartbeatMs: number;
+  readonly streamReplay: number;
+}
+
+/** The analytics consumer group's windows (`TRIBUTARY_ANALYTICS_*`); times in milliseconds. */
+export interface AnalyticsSettings {
+  readonly tumblingMs: number;
+  readonly hoppingSizeMs: number;
+  readonly hoppingAdvanceMs: number;
+  readonly allowedLatenessMs: number;
+  readonly graceMs: number;
+  readonly retentionMs: number;
+  readonly topN: number;
+  readonly idleTimeoutMs: number;
+  readonly finalizeIntervalMs: number;
+}
+
 /** Who may call the HTTP services: API keys, JWTs (HS256 secret and/or JWKS), or nobody checks. */
 export interface AuthSettings {
   readonly disabled: boolean;
@@ -244,6 +312,8 @@ export interface TributaryConfig {
   readonly topics: TopicSettings;
   readonly ingest: IngestSettings;
   readonly consumer: { readonly httpHost: string; readonly httpPort: number };
+  readonly analytics: AnalyticsSettings;
+  readonly query: QuerySettings;
   readonly auth: AuthSettings;
 }
 
@@ -335,6 +405,19 @@ export function loadConfig(
       shutdownTimeoutMs: e.TRIBUTARY_INGEST_SHUTDOWN_TIMEOUT_MS,
     },
     consumer: { httpHost: e.TRIBUTARY_CONSUMER_HTTP_HOST, httpPort: e.TRIBUTARY_CONSUMER_HTTP_PORT },
+    analytics: analyticsSettings(e),
+    query: {
+      host: e.TRIBUTARY_QUERY_HOST,
+      port: e.TRIBUTARY_QUERY_PORT,
+      rateLimitPerMinute: e.TRIBUTARY_QUERY_RATE_LIMIT_PER_MINUTE,
+      trustProxy: e.TRIBUTARY_QUERY_TRUST_PROXY,
+      shutdownTimeoutMs: e.TRIBUTARY_QUERY_SHUTDOWN_TIMEOUT_MS,
+      maxPageSize: e.TRIBUTARY_QUERY_MAX_PAGE_SIZE,
+      partitionsTtlMs: e.TRIBUTARY_QUERY_PARTITIONS_TTL_MS,
+      streamMaxClients: e.TRIBUTARY_QUERY_STREAM_MAX_CLIENTS,
+      streamHeartbeatMs: e.TRIBUTARY_QUERY_STREAM_HEARTBEAT_MS,
+      streamReplay: e.TRIBUTARY_QUERY_STREAM_REPLAY,
+    },
     auth: {
       disabled: e.TRIBUTARY_AUTH_DISABLED,
       apiKeys: e.TRIBUTARY_AUTH_API_KEYS ?? [],
@@ -350,3 +433,37 @@ export function loadConfig(
 
 /** The names of every variable {@link loadConfig} reads (for `--help` output and docs). */
 export const configKeys: readonly string[] = Object.keys(envSchema.shape);
+
+/** The analytics settings, with the checks that involve more than one variable. */
+function analyticsSettings(e: Env): AnalyticsSettings {
+  const a: AnalyticsSettings = {
+    tumblingMs: e.TRIBUTARY_ANALYTICS_TUMBLING_MS,
+    hoppingSizeMs: e.TRIBUTARY_ANALYTICS_HOPPING_SIZE_MS,
+    hoppingAdvanceMs: e.TRIBUTARY_ANALYTICS_HOPPING_ADVANCE_MS,
+    allowedLatenessMs: e.TRIBUTARY_ANALYTICS_ALLOWED_LATENESS_MS,
+    graceMs: e.TRIBUTARY_ANALYTICS_GRACE_MS,
+    retentionMs: e.TRIBUTARY_ANALYTICS_RETENTION_MS,
+    topN: e.TRIBUTARY_ANALYTICS_TOP_N,
+    idleTimeoutMs: e.TRIBUTARY_ANALYTICS_IDLE_TIMEOUT_MS,
+    finalizeIntervalMs: e.TRIBUTARY_ANALYTICS_FINALIZE_INTERVAL_MS,
+  };
+  const problems: string[] = [];
+  if (a.hoppingAdvanceMs > a.hoppingSizeMs) {
+    problems.push(
+      `TRIBUTARY_ANALYTICS_HOPPING_ADVANCE_MS=${a.hoppingAdvanceMs}: must not exceed ` +
+        `TRIBUTARY_ANALYTICS_HOPPING_SIZE_MS=${a.hoppingSizeMs} (events between windows would be lost)`,
+    );
+  }
+  // A window must outlive the time it takes to become final, or its result is read from expired keys.
+  const longest = Math.max(a.tumblingMs, a.hoppingSizeMs) + a.allowedLatenessMs + a.graceMs;
+  if (a.retentionMs <= longest) {
+    problems.push(
+      `TRIBUTARY_ANALYTICS_RETENTION_MS=${a.retentionMs}: must exceed the largest window size plus ` +
+        `allowed lateness plus grace (${longest})`,
+    );
+  }
+  if (problems.length > 0) {
+    throw new TributaryError(ErrorCodes.CONFIG_INVALID, `invalid configuration: ${problems.join('; ')}`);
+  }
+  return a;
+}

@@ -91,3 +91,82 @@ export const orderKeys = {
 export function progressKey(k: PartitionKeys): string {
   return k.key('progress');
 }
+
+/** The kinds of analytics windows (consumers/analytics/windows.ts). */
+export type AnalyticsWindowKind = 'tumbling' | 'hopping';
+
+/**
+ * The id of an analytics window: `<kind>:<size ms>:<advance ms>:<start ms>`, e.g.
+ * `hopping:300000:60000:1767225600000`. It names the window's keys, keys its final result on the
+ * `analytics.windows` topic, and changes with the configured sizes, so results of different sizes
+ * never mix.
+ */
+export function analyticsWindowId(
+  kind: AnalyticsWindowKind,
+  sizeMs: number,
+  advanceMs: number,
+  start: number,
+): string {
+  return `${kind}:${sizeMs}:${advanceMs}:${start}`;
+}
+
+/**
+ * Key layout of the analytics group within one partition of `users`, `orders` or `page-views`
+ * (namespace `analytics.<version>`). Each partition keeps partial aggregates of every window it
+ * has events of; readers merge the partitions. Window ids come last.
+ *
+ * - `state`: hash `maxEventTime` (largest event time seen; the watermark is this minus the allowed
+ *   lateness) and `activeAt` (wall-clock ms of the last applied batch, for idleness).
+ * - `windows`: sorted set of the ids of windows with data here, score = window end; the finalizer
+ *   removes a window once its final result is emitted.
+ * - `late`: hash, per window kind, of events refused by at least one window of that kind.
+ * - `sums:<window>`: hash `event:<EventType>` (events per type, so also orders placed and paid) and
+ *   `revenue:<CUR>` (`OrderPaid` amounts in minor units).
+ * - `visitors:<window>`: HyperLogLog of user ids, and of `session:<sessionId>` for anonymous page views.
+ * - `pages:<window>`: sorted set of page paths, score = views.
+ */
+export const analyticsKeys = {
+  state: (k: PartitionKeys): string => k.key('state'),
+  windows: (k: PartitionKeys): string => k.key('windows'),
+  late: (k: PartitionKeys): string => k.key('late'),
+  sums: (k: PartitionKeys, windowId: string): string => k.key('sums', windowId),
+  visitors: (k: PartitionKeys, windowId: string): string => k.key('visitors', windowId),
+  pages: (k: PartitionKeys, windowId: string): string => k.key('pages', windowId),
+};
+
+/**
+ * Keys of one version of the analytics group as a whole, written by its finalizer (not by
+ * batches): `<prefix>{analytics.<version>:group}:<name>`, one slot of their own, and removed with
+ * the version's partition keys (their hash tag starts like theirs). The version's layout (window
+ * sizes, partitions per topic) is in {@link ProjectionKeys.meta}, field `analytics`.
+ */
+export class AnalyticsGroupKeys {
+  private readonly base: string;
+
+  constructor(
+    readonly prefix: string,
+    readonly namespace: string,
+  ) {
+    this.base = `${prefix}{${namespace}:group}`;
+  }
+
+  /** The finality frontier (ms): every window whose end plus grace is at or below it is final. */
+  frontier(): string {
+    return `${this.base}:frontier`;
+  }
+
+  /** The finalizer lease: the id of the process that emits final windows now. */
+  leader(): string {
+    return `${this.base}:leader`;
+  }
+
+  /** Set once a window's final result was produced (value: when, epoch ms). */
+  emitted(windowId: string): string {
+    return `${this.base}:emitted:${windowId}`;
+  }
+}
+
+/** The Pub/Sub channel of live analytics updates (one message per applied batch and per final window). */
+export function analyticsUpdatesChannel(prefix: string): string {
+  return `${prefix}analytics:updates`;
+}

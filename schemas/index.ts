@@ -37,6 +37,14 @@ export type { AvroRecordSchema, AvroSchema } from './avro-schema.js';
 export { SchemaRegistryClient, createSchemaRegistryClient } from './registry.js';
 export type { Compatibility, CompatibilityResult, SchemaRegistryOptions, SchemaSource } from './registry.js';
 export { EventCodec } from './codec.js';
+export {
+  ANALYTICS_NAMESPACE,
+  WINDOW_RESULT_RECORD,
+  WindowResultCodec,
+  windowResultSchema,
+  windowResultSubject,
+} from './analytics-window.js';
+export type { PageCount, WindowResult, WindowResultRegistry } from './analytics-window.js';
 export type { CodecRegistry, EventCodecOptions } from './codec.js';
 export { findIssues, validateEvent } from './validate.js';
 export { HEADER_LENGTH, MAGIC_BYTE, encodeHeader, frame, parseHeader } from './wire-format.js';

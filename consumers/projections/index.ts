@@ -1,4 +1,5 @@
 /** Every projection, by name. Each runs as its own consumer group. */
+import { analyticsProjection } from '../analytics/analytics-projection.js';
 import type { Projection } from '../runtime/types.js';
 import { ordersProjection } from './orders.js';
 import { userCountProjection } from './user-count.js';
@@ -8,6 +9,8 @@ export const projections: Readonly<Record<string, Projection>> = {
   users: usersProjection,
   'user-count': userCountProjection,
   orders: ordersProjection,
+  // Windowed aggregates (consumers/analytics/); the runtime runs the instance its configure() makes.
+  analytics: analyticsProjection,
 };
 
 export { ordersProjection, userCountProjection, usersProjection };

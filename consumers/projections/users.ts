@@ -8,13 +8,23 @@
  * - `UserUpdated` sets the fields it carries (null means unchanged); for an unknown user it is
  *   ignored and counted as `orphanUpdates`, never turned into a partial user.
  * - `UserDeleted` removes the user; for an unknown user it is counted as `orphanDeletes`.
+ * - An email address without '@' (in `UserCreated`, or set by `UserUpdated`) breaks a business
+ *   rule: the record can never be applied and goes to the dead-letter topic (`EVENT_INVALID`).
  */
+import { ErrorCodes, UnrecoverableError } from '../../lib/errors.js';
 import { userKeys, type PartitionKeys } from '../../lib/redis-keys.js';
 import type { WriteBatch } from '../offset-fence.js';
 import type { AppliedRecord, Projection } from '../runtime/types.js';
 
 /** Key names of the users projection within one partition. */
 export { userKeys };
+
+/** The one business rule of the model; the address itself stays out of the message (personal data). */
+function checkEmail(email: string, type: string): void {
+  if (!email.includes('@')) {
+    throw new UnrecoverableError(ErrorCodes.EVENT_INVALID, `${type}: data.email has no '@'`);
+  }
+}
 
 export const usersProjection: Projection = {
   name: 'users',
@@ -23,6 +33,7 @@ export const usersProjection: Projection = {
     switch (event.type) {
       case 'UserCreated': {
         const d = event.data;
+        checkEmail(d.email, event.type);
         const user = userKeys.user(k, d.userId);
         w.command('HSETNX', user, 'createdAt', d.occurredAt);
         w.command('HSET', user, 'userId', d.userId, 'email', d.email, 'name', d.name, 'plan', d.plan);
@@ -32,6 +43,7 @@ export const usersProjection: Projection = {
       }
       case 'UserUpdated': {
         const d = event.data;
+        if (d.email !== null) checkEmail(d.email, event.type);
         const user = userKeys.user(k, d.userId);
         const fields: (string | number)[] = ['updatedAt', d.occurredAt, 'offset', offset];
         for (const f of ['email', 'name', 'plan', 'country'] as const) {

@@ -18,7 +18,8 @@ export class ConsumerMetrics {
   readonly batchDuration: Histogram<'group'>;
   readonly endToEnd: Histogram<'group'>;
 
-  constructor(registry: Registry) {
+  /** `registry` is kept so that groups with metrics of their own (analytics) register them beside these. */
+  constructor(readonly registry: Registry) {
     const m = METRIC_PREFIX;
     this.consumed = new Counter({
       name: `${m}consumer_records_consumed_total`,

@@ -24,7 +24,7 @@ import { createSchemaRegistryClient } from '../../schemas/registry.js';
 import { ProjectionKeys, progressKey } from '../../lib/redis-keys.js';
 import { OffsetFence, WriteBatch } from '../offset-fence.js';
 import type { ConsumerMetrics } from './consumer-metrics.js';
-import type { AppliedRecord, Projection } from './types.js';
+import type { AppliedRecord, PeriodicContext, Projection } from './types.js';
 
 export interface RuntimeOptions {
   readonly config: TributaryConfig;
@@ -46,6 +46,9 @@ export interface RuntimeOptions {
   /** Partitions processed in parallel. Default 3. */
   readonly partitionsConsumedConcurrently?: number;
 }
+
+/** Most records applied by one fenced script (see `onBatch`). */
+const MAX_RECORDS_PER_APPLY = 500;
 
 /** The consumer group of one key version of a projection. */
 export function projectionGroupId(config: TributaryConfig, projection: string, version: string): string {
@@ -76,6 +79,12 @@ export class ConsumerRuntime {
   private readonly next = new Map<string, bigint>();
   private readonly handlerFailures = new Map<string, number>();
   private stopping = false;
+  /** Partitions whose projection state was restored in this assignment (`Projection.restore`). */
+  private readonly restored = new Set<string>();
+  /** Partition batches in hand, for `PeriodicContext.drain`. */
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly stopped = new AbortController();
+  private periodicLoop: Promise<void> | undefined;
 
   private constructor(
     private readonly options: RuntimeOptions,
@@ -107,6 +116,9 @@ export class ConsumerRuntime {
     const groupId = options.groupId ?? projectionGroupId(config, projection.name, version);
     const log = options.logger.child({ component: 'consumer', projection: projection.name, groupId });
     redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
+    // A projection with in-memory state (analytics) makes a fresh instance for this runtime.
+    const setup = { config, logger: log, groupId, version, metrics: options.metrics };
+    const instance = projection.configure?.(setup) ?? projection;
     const kafka = createKafka(config, log, { clientId: groupId });
     const admin = kafka.admin();
     await admin.connect();
@@ -122,7 +134,7 @@ export class ConsumerRuntime {
     const deadLetters = createProducer(config, log, { lingerMs: 0 });
     await deadLetters.connect();
     const runtime = new ConsumerRuntime(
-      options,
+      { ...options, projection: instance },
       log,
       consumer,
       admin,
@@ -135,6 +147,7 @@ export class ConsumerRuntime {
       deadLetters,
     );
     await runtime.run();
+    runtime.startPeriodic();
     return runtime;
   }
 
@@ -145,6 +158,7 @@ export class ConsumerRuntime {
     // reveal the gap. Batches still check it, in case one was fetched before the seek.
     this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
       this.next.clear();
+      this.restored.clear();
       void this.seekAssigned(e.payload.memberAssignment).catch((err: unknown) =>
         this.log.warn({ err: (err as Error).message }, 'could not seek to the stored offsets; batches will'),
       );
@@ -157,7 +171,7 @@ export class ConsumerRuntime {
     await this.consumer.run({
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 3,
-      eachBatch: (payload) => this.onBatch(payload),
+      eachBatch: (payload) => this.track(this.onBatch(payload)),
     });
     await joined;
     this.log.info({ topics, version: this.version }, 'consumer running');
@@ -173,11 +187,51 @@ export class ConsumerRuntime {
     }
   }
 
+  /** Keeps `batch` in {@link inFlight} until it settles. */
+  private track(batch: Promise<void>): Promise<void> {
+    this.inFlight.add(batch);
+    void batch.catch(() => undefined).finally(() => this.inFlight.delete(batch));
+    return batch;
+  }
+
+  /** Runs the projection's periodic task, if it has one, until {@link stop}. */
+  private startPeriodic(): void {
+    const task = this.options.projection.periodic;
+    if (!task) return;
+    const ctx: PeriodicContext = {
+      config: this.options.config,
+      redis: this.redis,
+      admin: this.admin,
+      producer: this.deadLetters,
+      keys: this.keys,
+      version: this.version,
+      groupId: this.groupId,
+      logger: this.log,
+      signal: this.stopped.signal,
+      drain: async () => {
+        await Promise.allSettled([...this.inFlight]);
+      },
+    };
+    this.periodicLoop = (async () => {
+      while (!this.stopping) {
+        await sleep(task.intervalMs, undefined, { signal: this.stopped.signal }).catch(() => undefined);
+        if (this.stopping) return;
+        try {
+          await task.run(ctx);
+        } catch (err) {
+          this.log.warn({ err: (err as Error).message }, 'periodic task failed; it runs again');
+        }
+      }
+    })();
+  }
+
   /** Finishes and fences the batch in hand, commits, leaves the group, closes connections. */
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    this.stopped.abort();
     await this.consumer.disconnect();
+    await this.periodicLoop;
     await Promise.allSettled([this.admin.disconnect(), this.deadLetters.disconnect()]);
     this.redis.disconnect();
     this.log.info(this.stats, 'consumer stopped');
@@ -217,8 +271,10 @@ export class ConsumerRuntime {
     const messages = batch.messages.filter((m) => BigInt(m.offset) >= next);
     this.countReplayed(topic, batch.messages.length - messages.length);
     const started = process.hrtime.bigint();
-    if (messages.length > 0 && isRunning() && !isStale()) {
-      await this.applyMessages(topic, partition, messages, heartbeat);
+    // One fenced script per slice: a fetch can hold tens of thousands of records, whose writes as
+    // one script's arguments overflow the call stack (the batch then never applies) and block Redis.
+    for (let i = 0; i < messages.length && isRunning() && !isStale(); i += MAX_RECORDS_PER_APPLY) {
+      await this.applyMessages(topic, partition, messages.slice(i, i + MAX_RECORDS_PER_APPLY), heartbeat);
     }
     const last = batch.messages.at(-1)!.offset;
     const metrics = this.options.metrics;
@@ -243,6 +299,11 @@ export class ConsumerRuntime {
   ): Promise<void> {
     const tp = `${topic}:${partition}`;
     const keys = this.keys.partition(this.version, topic, partition);
+    const { restore } = this.options.projection;
+    if (restore && !this.restored.has(tp)) {
+      await this.withRetry('restore partition state', heartbeat, () => restore(keys, this.redis));
+      this.restored.add(tp);
+    }
     await this.withRetry('load writer schemas', heartbeat, () =>
       this.codec.loadWriters(messages.map((m) => m.value)).catch((err: unknown) => {
         // An unknown schema id is the record's fault, not the registry's: decodeSync reports it.
@@ -251,6 +312,7 @@ export class ConsumerRuntime {
       }),
     );
     const writes = new WriteBatch();
+    this.options.projection.begin?.(keys);
     const dead: OutgoingRecord[] = [];
     let applied = 0;
     for (const m of messages) {
@@ -265,7 +327,17 @@ export class ConsumerRuntime {
       let record: AppliedRecord;
       try {
         const event = this.codec.decodeSync(m.value);
-        record = { event, topic, partition, offset: m.offset, timestamp: Number(m.timestamp) };
+        record = {
+          event,
+          topic,
+          partition,
+          offset: m.offset,
+          timestamp: Number(m.timestamp),
+          // The record as consumed, for projections that forward it (analytics' late events).
+          key: m.key,
+          value: m.value,
+          headers: m.headers,
+        };
       } catch (err) {
         dead.push(deadLetterRecord(source, this.reason(err)));
         continue;
@@ -302,6 +374,13 @@ export class ConsumerRuntime {
       await this.withRetry('send dead letters', heartbeat, () => this.deadLetters.send(dlq, dead));
       this.log.warn({ topic, partition, count: dead.length }, 'records dead-lettered');
     }
+    const outcome = this.options.projection.finish?.(writes, keys);
+    for (const side of outcome?.sideOutputs ?? []) {
+      if (side.records.length === 0) continue;
+      await this.withRetry('send side outputs', heartbeat, () =>
+        this.deadLetters.send(side.topic, side.records),
+      );
+    }
     // A counter of records handled per partition, applied with the batch: the oracle tests read
     // it to prove that nothing was applied twice.
     writes.command('HINCRBY', progressKey(keys), 'records', messages.length);
@@ -313,6 +392,7 @@ export class ConsumerRuntime {
     this.stats.batches++;
     this.stats.consumed += messages.length;
     if (result.applied) {
+      outcome?.onApplied?.();
       this.stats.applied += applied;
       this.stats.deadLettered += dead.length;
       const metrics = this.options.metrics;
@@ -332,6 +412,7 @@ export class ConsumerRuntime {
     // apply only what lies past the stored offset.
     const stored = BigInt(result.stored);
     this.next.set(tp, stored + 1n);
+    this.restored.delete(tp);
     const rest = messages.filter((m) => BigInt(m.offset) > stored);
     this.countReplayed(topic, messages.length - rest.length);
     this.stats.consumed -= messages.length;

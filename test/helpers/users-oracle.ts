@@ -3,8 +3,7 @@
  * projection's Redis writes, and a reader of what the projection wrote, for comparison.
  */
 import type { Redis } from 'ioredis';
-import { ProjectionKeys } from '../../consumers/keys.js';
-import { userKeys } from '../../consumers/projections/users.js';
+import { ProjectionKeys, userKeys } from '../../lib/redis-keys.js';
 import type { TributaryEvent } from '../../schemas/catalog.js';
 
 export interface OracleUser {
@@ -47,20 +46,76 @@ export async function readUsers(
 ): Promise<{ users: Map<string, OracleUser>; records: number }> {
   const keys = new ProjectionKeys(prefix, 'users');
   const users = new Map<string, OracleUser>();
-  let records = 0;
   for (let p = 0; p < partitions; p++) {
     const k = keys.partition(version, topic, p);
-    records += Number((await redis.hget(k.key('progress'), 'records')) ?? 0);
-    for (const id of await redis.smembers(userKeys.ids(k))) {
-      const h = await redis.hgetall(userKeys.user(k, id));
-      users.set(id, {
-        email: h.email!,
-        name: h.name!,
-        plan: h.plan!,
-        country: h.country!,
-        createdAt: h.createdAt!,
+    const ids = await redis.smembers(userKeys.ids(k));
+    // Pipelined in slices: a fault test's read model holds tens of thousands of users.
+    for (let i = 0; i < ids.length; i += 1_000) {
+      const slice = ids.slice(i, i + 1_000);
+      const pipeline = redis.pipeline();
+      for (const id of slice) pipeline.hgetall(userKeys.user(k, id));
+      const replies = (await pipeline.exec()) ?? [];
+      slice.forEach((id, j) => {
+        const [err, h] = replies[j] as [Error | null, Record<string, string>];
+        if (err) throw err;
+        users.set(id, {
+          email: h.email!,
+          name: h.name!,
+          plan: h.plan!,
+          country: h.country!,
+          createdAt: h.createdAt!,
+        });
       });
     }
   }
-  return { users, records };
+  return { users, records: await readProgress(redis, prefix, topic, partitions, version) };
+}
+
+/**
+ * The number of records the projection handled, summed over partitions: the `progress` counter is
+ * written in the same fenced script as the batch, so it counts each record exactly once (more
+ * than the topic holds means a record was applied twice, fewer means one was lost).
+ */
+export async function readProgress(
+  redis: Redis,
+  prefix: string,
+  topic: string,
+  partitions: number,
+  version = 'v1',
+): Promise<number> {
+  const keys = new ProjectionKeys(prefix, 'users');
+  const pipeline = redis.pipeline();
+  for (let p = 0; p < partitions; p++) {
+    pipeline.hget(keys.partition(version, topic, p).key('progress'), 'records');
+  }
+  const replies = (await pipeline.exec()) ?? [];
+  let records = 0;
+  for (const [err, v] of replies) {
+    if (err) throw err;
+    records += Number(v ?? 0);
+  }
+  return records;
+}
+
+/**
+ * The differences between a read model and its oracle, one line per user (at most `limit`), so a
+ * failure with tens of thousands of users says what is wrong without printing both maps.
+ */
+export function diffUsers(
+  actual: ReadonlyMap<string, OracleUser>,
+  expected: ReadonlyMap<string, OracleUser>,
+  limit = 20,
+): string[] {
+  const lines: string[] = [];
+  for (const [id, want] of expected) {
+    const got = actual.get(id);
+    if (!got) lines.push(`${id}: missing, expected ${JSON.stringify(want)}`);
+    else if (JSON.stringify(got) !== JSON.stringify(want)) {
+      lines.push(`${id}: got ${JSON.stringify(got)}, expected ${JSON.stringify(want)}`);
+    }
+  }
+  for (const [id, got] of actual) {
+    if (!expected.has(id)) lines.push(`${id}: unexpected ${JSON.stringify(got)}`);
+  }
+  return lines.length > limit ? [...lines.slice(0, limit), `… ${lines.length - limit} more`] : lines;
 }

@@ -1,0 +1,89 @@
+/**
+ * Fills the consume scenario's `users` topic, in a child process of its own, so that the
+ * consumer measured afterwards starts from a clean heap (its RSS is the consumer's, not the
+ * pre-fill's) and a `--cpu-prof` of the bench holds the consumer only.
+ *
+ * The child is this module itself (`fork`ed): it waits for one {@link PrefillRequest}, publishes,
+ * answers with a {@link PrefillReply} and exits.
+ */
+import { fork } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { TributaryConfig } from '../lib/config.js';
+import { initLogger, type Logger } from '../lib/logger.js';
+import { Publisher } from '../producers/publisher.js';
+import { userEventFactory } from './bench-events.js';
+import { drive } from './load-driver.js';
+import { phaseProgress, RateMeter } from './progress.js';
+
+export interface PrefillRequest {
+  readonly config: TributaryConfig;
+  readonly events: number;
+  readonly users: number;
+  readonly size: number;
+  readonly progress: boolean;
+}
+
+type PrefillReply =
+  { readonly ok: true; readonly sent: number } | { readonly ok: false; readonly error: string };
+
+/** Publishes `events` user events at full speed and waits until all are acknowledged. */
+export async function prefill(request: PrefillRequest, logger: Logger): Promise<number> {
+  const publisher = await Publisher.create(request.config, logger);
+  const bar = phaseProgress(request.progress, 'pre-fill', request.events, 'events');
+  const meter = new RateMeter();
+  try {
+    const state = await drive({
+      rate: undefined,
+      warmupMs: 0,
+      durationMs: 3_600_000,
+      limit: request.events,
+      next: userEventFactory(request.size, request.users),
+      publish: (events) => publisher.publishBatch(events),
+      maxInFlight: 50_000,
+      onTick: (s) => bar.update(s.acked, meter.rate(s.acked)),
+    });
+    await publisher.close();
+    if (state.firstError) throw new Error(`pre-fill failed: ${state.firstError}`);
+    return state.acked;
+  } finally {
+    bar.stop();
+    await publisher.close().catch(() => undefined);
+  }
+}
+
+/** Runs {@link prefill} in a child Node process; resolves with the events acknowledged. */
+export async function prefillInChild(request: PrefillRequest): Promise<number> {
+  const compiled = fileURLToPath(new URL('./prefill.js', import.meta.url));
+  // From the sources (tsx, vitest) the child needs tsx to load TypeScript.
+  const [entry, execArgv] = existsSync(compiled)
+    ? [compiled, []]
+    : [fileURLToPath(new URL('./prefill.ts', import.meta.url)), ['--import', 'tsx']];
+  const child = fork(entry, ['--prefill-child'], {
+    execArgv,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  return new Promise<number>((resolve, reject) => {
+    let reply: PrefillReply | undefined;
+    child.on('message', (m: PrefillReply) => (reply = m));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      if (reply?.ok) resolve(reply.sent);
+      else reject(new Error(reply && !reply.ok ? reply.error : `pre-fill process exited ${code}`));
+    });
+    child.send(request);
+  });
+}
+
+if (process.argv.includes('--prefill-child') && process.send) {
+  process.once('message', (request: PrefillRequest) => {
+    const logger = initLogger({ level: 'warn', destination: 2 });
+    prefill(request, logger).then(
+      (sent) => process.send!({ ok: true, sent } satisfies PrefillReply, () => process.exit(0)),
+      (err: unknown) =>
+        process.send!({ ok: false, error: (err as Error).message } satisfies PrefillReply, () =>
+          process.exit(1),
+        ),
+    );
+  });
+}

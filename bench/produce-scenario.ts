@@ -1,0 +1,136 @@
+/**
+ * Scenario `produce`: the Publisher alone (validate, Avro-encode, key, send; idempotent, acks=all,
+ * lz4), typed PageViewed events of about `--size` bytes, for each engine asked for. Latency runs
+ * from the intended send time to the broker's acknowledgement. Reference in the same run: Kafka's
+ * Java ProducerPerformance with the same record size, record count and producer settings.
+ */
+import { confluentInstalled } from '../lib/engines/index.js';
+import { producerDefaults } from '../lib/engines/options.js';
+import { Publisher } from '../producers/publisher.js';
+import { encodedSize, pageViewFactory } from './bench-events.js';
+import { BenchScope } from './bench-scope.js';
+import { cpuMicrosPerEvent, throughputOf, type BenchContext, type ScenarioResult } from './bench-options.js';
+import { producerPerformance, type ReferenceResult } from './kafka-perf-tools.js';
+import { LatencyRecorder } from './latency-recorder.js';
+import { drive } from './load-driver.js';
+import { phaseProgress, RateMeter } from './progress.js';
+import { ratio, type Ratio, type RunResult } from './report.js';
+
+/** Average encoded size of the first 1,000 events of a factory. */
+export function averageSize(factory: (t: number) => Parameters<typeof encodedSize>[0]): number {
+  let total = 0;
+  for (let i = 0; i < 1000; i++) total += encodedSize(factory(Date.now()));
+  return Math.round(total / 1000);
+}
+
+export async function runProduce(ctx: BenchContext): Promise<ScenarioResult> {
+  const { options, logger } = ctx;
+  const scope = await BenchScope.open(ctx.config, logger, {
+    partitions: options.partitions,
+    engine: options.engines[0]!,
+    keep: options.keep,
+  });
+  const runs: RunResult[] = [];
+  const references: ReferenceResult[] = [];
+  const ratios: Ratio[] = [];
+  const notes: string[] = [];
+  const bytes = averageSize(pageViewFactory(options.size, 10_000, 99));
+  try {
+    for (const engine of options.engines) {
+      if (engine === 'confluent' && !confluentInstalled()) {
+        notes.push('confluent engine skipped: @confluentinc/kafka-javascript is not installed');
+        continue;
+      }
+      runs.push(await produceOnce(ctx, scope, engine, bytes));
+    }
+    if (options.references) {
+      const records = Math.min(
+        Math.max(...runs.map((r) => r.events), 1000),
+        options.referenceRecords ?? Infinity,
+      );
+      try {
+        const topic = await scope.createTopic('java-producer-perf');
+        const java = await producerPerformance(scope.config, {
+          topic,
+          records,
+          recordSize: bytes,
+          properties: { 'linger.ms': producerDefaults.lingerMs, 'batch.size': producerDefaults.batchBytes },
+        });
+        references.push(java);
+        for (const r of runs)
+          ratios.push(ratio(`produce ${r.name} / Java`, r.throughput.eventsPerSecond, java.eventsPerSecond));
+      } catch (err) {
+        notes.push(`Java ProducerPerformance did not run: ${(err as Error).message}`);
+      }
+    }
+    const [a, b] = runs;
+    if (a && b)
+      ratios.push(ratio(`${b.name} / ${a.name}`, b.throughput.eventsPerSecond, a.throughput.eventsPerSecond));
+    notes.push(
+      `Our records are Avro PageViewed events of ${bytes} bytes on average (Confluent wire format), keyed by ` +
+        'user id over 10,000 users; the Java tool sends random payloads of the same size keyed over 10,000 ' +
+        `integers, with the same producer settings (acks=all, idempotent, lz4, linger.ms=${producerDefaults.lingerMs}, ` +
+        `batch.size=${producerDefaults.batchBytes}).`,
+    );
+  } finally {
+    await scope.close();
+  }
+  return { runs, references, ratios, notes };
+}
+
+async function produceOnce(
+  ctx: BenchContext,
+  scope: BenchScope,
+  engine: RunResult['engine'],
+  bytes: number,
+): Promise<RunResult> {
+  const { options, logger } = ctx;
+  const config = { ...scope.config, kafka: { ...scope.config.kafka, engine } };
+  const publisher = await Publisher.create(config, logger);
+  const acks = new LatencyRecorder();
+  const total = options.warmupSeconds + options.durationSeconds;
+  const bar = phaseProgress(options.progress, `produce ${engine}`, total, 's');
+  const meter = new RateMeter();
+  let cpu = process.cpuUsage();
+  try {
+    const state = await drive({
+      rate: options.rate,
+      warmupMs: options.warmupSeconds * 1000,
+      durationMs: options.durationSeconds * 1000,
+      next: pageViewFactory(options.size),
+      publish: (events) => publisher.publishBatch(events),
+      acks,
+      onStart: (from) => setTimeout(() => (cpu = process.cpuUsage()), Math.max(0, from - Date.now())),
+      maxInFlight: options.rate === undefined ? 50_000 : 500_000,
+      onTick: (s) => {
+        acks.sampleMemory();
+        bar.update((Date.now() - s.startedAt) / 1000, meter.rate(s.acked), () => acks.recentP99());
+      },
+    });
+    await publisher.close();
+    if (state.firstError) throw new Error(`publishing failed: ${state.firstError}`);
+    const seconds = ((acks.last ?? state.measureFrom) - state.measureFrom) / 1000;
+    return {
+      name: engine,
+      engine,
+      mode: options.rate === undefined ? 'max' : 'rate',
+      ...(options.rate !== undefined && { targetRate: options.rate }),
+      events: acks.count,
+      seconds: Number(seconds.toFixed(3)),
+      throughput: throughputOf(acks.count, seconds, bytes),
+      latencyKind: options.rate === undefined ? 'send → broker ack' : 'intended send → broker ack',
+      latency: acks.summary(),
+      timeline: acks.timeline(),
+      details: {
+        sentTotal: state.sent,
+        warmupEvents: state.sent - state.measuredSent,
+        averageBytes: bytes,
+        cpuMicrosPerEvent: cpuMicrosPerEvent(cpu, acks.count),
+      },
+    };
+  } finally {
+    bar.stop();
+    acks.destroy();
+    await publisher.close().catch(() => undefined);
+  }
+}

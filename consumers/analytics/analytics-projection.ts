@@ -1,0 +1,176 @@
+/**
+ * The analytics consumer group (DESIGN.md §5): windowed aggregates of `users`, `orders` and
+ * `page-views` in event time, run by the consumer runtime like a projection, so every batch's
+ * writes go through the offset fence (a kill -9 never counts anything twice).
+ *
+ * Per partition batch: each event (by its `occurredAt`) is added to every tumbling and hopping
+ * window that contains it and is still open for its partition; windows already closed refuse it,
+ * and it is then counted as late and sent to the late-events topic (late-events.ts). The batch
+ * writes the merged window aggregates (window-batch.ts), the partition's largest event time (its
+ * watermark's source) and last-batch time, and publishes a live-update message; the finalizer
+ * (finalizer.ts) later emits windows that became final.
+ *
+ * The late rule reads state across batches: the partition's largest event time, restored from
+ * Redis before the first batch of an assignment and committed in memory only once the fence
+ * applied the batch, and the finality frontier this process knows (a floor; see AnalyticsState).
+ */
+import type { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { loadConfig } from '../../lib/config.js';
+import type { AnalyticsBatchUpdate } from '../../lib/read-models/analytics.js';
+import {
+  AnalyticsGroupKeys,
+  analyticsKeys,
+  analyticsUpdatesChannel,
+  type PartitionKeys,
+} from '../../lib/redis-keys.js';
+import { TopicNames } from '../../infra/topics.js';
+import { topicName, type TopicName } from '../../schemas/catalog.js';
+import type { WriteBatch } from '../offset-fence.js';
+import type {
+  AppliedRecord,
+  BatchOutcome,
+  PeriodicContext,
+  Projection,
+  ProjectionSetup,
+} from '../runtime/types.js';
+import { analyticsMetrics } from './analytics-metrics.js';
+import { AnalyticsState } from './analytics-state.js';
+import { Finalizer } from './finalizer.js';
+import { lateEventRecord } from './late-events.js';
+import { WindowBatch, factsOf } from './window-batch.js';
+import { NO_WATERMARK, hopping, splitByLateness, tumbling, watermarkOf, type TimeWindow } from './windows.js';
+
+/** The group's name: `tributary consume analytics`, keys `analytics.<version>`. */
+export const ANALYTICS_NAME = 'analytics';
+
+/** The topics it reads. */
+export const ANALYTICS_TOPICS: readonly TopicName[] = ['users', 'orders', 'page-views'];
+
+/** A batch being built for one partition. */
+interface Working {
+  max: number;
+  /** The frontier when the batch began: windows up to it are closed for this batch. */
+  readonly floor: number;
+  readonly batch: WindowBatch;
+}
+
+/** The analytics group for one runtime: a fresh instance, with its own state and finalizer. */
+export function createAnalyticsProjection(setup: ProjectionSetup): Projection {
+  const { config, groupId } = setup;
+  const s = config.analytics;
+  const specs = [tumbling(s.tumblingMs), hopping(s.hoppingSizeMs, s.hoppingAdvanceMs)];
+  const state = new AnalyticsState();
+  const metrics = setup.metrics ? analyticsMetrics(setup.metrics.registry) : undefined;
+  const lateTopic = `${config.topics.prefix}${TopicNames.lateEvents}`;
+  const working = new Map<string, Working>();
+  let finalizer: Finalizer | undefined;
+  const finalize = (ctx: PeriodicContext): Promise<void> => {
+    finalizer ??= new Finalizer({
+      settings: s,
+      topics: ANALYTICS_TOPICS.map((t) => topicName(t, config.topics.prefix)),
+      windowsTopic: `${config.topics.prefix}${TopicNames.analyticsWindows}`,
+      state,
+      logger: setup.logger.child({ component: 'analytics-finalizer' }),
+      ...(metrics && { metrics }),
+    });
+    return finalizer.run(ctx);
+  };
+
+  const begin = (keys: PartitionKeys): Working => {
+    const w = {
+      max: state.maxEventTime.get(keys.tag) ?? NO_WATERMARK,
+      floor: state.frontier,
+      batch: new WindowBatch(),
+    };
+    working.set(keys.tag, w);
+    return w;
+  };
+
+  return {
+    name: ANALYTICS_NAME,
+    topics: ANALYTICS_TOPICS,
+
+    async restore(keys: PartitionKeys, redis: Redis): Promise<void> {
+      const group = new AnalyticsGroupKeys(keys.prefix, keys.namespace);
+      const [max, frontier] = await Promise.all([
+        redis.hget(analyticsKeys.state(keys), 'maxEventTime'),
+        redis.get(group.frontier()),
+      ]);
+      state.maxEventTime.set(keys.tag, max === null ? NO_WATERMARK : Number(max));
+      if (frontier !== null) state.raiseFrontier(Number(frontier));
+    },
+
+    begin(keys: PartitionKeys): void {
+      begin(keys);
+    },
+
+    apply(record: AppliedRecord, _writes: WriteBatch, keys: PartitionKeys): void {
+      const w = working.get(keys.tag) ?? begin(keys);
+      // Validate first: a refused event must leave the batch as it was.
+      const facts = factsOf(record.event);
+      const t = record.event.data.occurredAt;
+      w.max = Math.max(w.max, t);
+      const watermark = Math.max(watermarkOf(w.max, s.allowedLatenessMs), w.floor);
+      const refused: TimeWindow[] = [];
+      for (const spec of specs) {
+        const { open, late } = splitByLateness(spec, t, watermark, s.graceMs);
+        for (const window of open) w.batch.add(window, facts);
+        refused.push(...late);
+      }
+      w.batch.seen(facts.type);
+      w.batch.lastOffset = record.offset;
+      if (refused.length > 0) w.batch.late(refused, lateEventRecord(record, refused, watermark, groupId));
+    },
+
+    finish(writes: WriteBatch, keys: PartitionKeys): BatchOutcome | undefined {
+      const w = working.get(keys.tag);
+      working.delete(keys.tag);
+      if (!w) return undefined;
+      const { batch, max } = w;
+      batch.writeTo(writes, keys, s.retentionMs);
+      const stateKey = analyticsKeys.state(keys);
+      if (max !== NO_WATERMARK) writes.command('HSET', stateKey, 'maxEventTime', max);
+      writes.command('HSET', stateKey, 'activeAt', Date.now());
+      const watermark = watermarkOf(max, s.allowedLatenessMs);
+      const update: AnalyticsBatchUpdate = {
+        type: 'batch',
+        topic: keys.topic,
+        partition: keys.partition,
+        offset: batch.lastOffset,
+        events: batch.events,
+        late: batch.lateEvents,
+        watermark: watermark === NO_WATERMARK ? null : watermark,
+        windows: batch.windowIds(),
+      };
+      writes.publish(analyticsUpdatesChannel(keys.prefix), JSON.stringify(update));
+      return {
+        sideOutputs: [{ topic: lateTopic, records: batch.lateRecords }],
+        onApplied: () => {
+          state.maxEventTime.set(keys.tag, max);
+          if (!metrics) return;
+          for (const [type, n] of batch.eventsByType) metrics.events.inc({ group: groupId, type }, n);
+          for (const [kind, n] of batch.lateByKind) metrics.late.inc({ group: groupId, kind }, n);
+        },
+      };
+    },
+
+    periodic: { intervalMs: s.finalizeIntervalMs, run: finalize },
+  };
+}
+
+/**
+ * The analytics group as registered in consumers/projections. A runtime calls `configure` and
+ * runs the instance it returns, with the window sizes of its config (`TRIBUTARY_ANALYTICS_*`);
+ * the object itself is an instance with the default sizes, for tools that call `apply` directly.
+ * Its writes are made in `finish`: `apply` only adds to the batch in memory.
+ */
+export const analyticsProjection: Projection = {
+  ...createAnalyticsProjection({
+    config: loadConfig({}),
+    logger: pino({ enabled: false }),
+    groupId: ANALYTICS_NAME,
+    version: 'v1',
+  }),
+  configure: createAnalyticsProjection,
+};

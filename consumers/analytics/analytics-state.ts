@@ -1,0 +1,18 @@
+/** What one runtime's analytics batches and its finalizer share, in memory. */
+import { NO_WATERMARK } from './windows.js';
+
+export class AnalyticsState {
+  /**
+   * The finality frontier as this process knows it: a floor under every partition's watermark
+   * when a batch decides what is late, so a window the finalizer may emit is closed everywhere,
+   * also in a partition that was idle (excluded from the frontier) and wakes up.
+   */
+  frontier = NO_WATERMARK;
+  /** Largest event time per partition (by hash tag), as the last applied batch stored it. */
+  readonly maxEventTime = new Map<string, number>();
+
+  /** Moves the frontier up to `frontier` (never down). */
+  raiseFrontier(frontier: number): void {
+    if (frontier > this.frontier) this.frontier = frontier;
+  }
+}

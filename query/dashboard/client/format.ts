@@ -1,0 +1,94 @@
+/**
+ * Number, money and time formatting for the page. Money arrives as integer minor units with an
+ * ISO 4217 code (DESIGN.md §3) and is shown in major units with the currency: the number of minor
+ * digits comes from Intl (2 for EUR, 0 for JPY, 3 for BHD), never from a guess.
+ */
+
+const digitsCache = new Map<string, number>();
+
+/** Minor-unit digits of `currency` (2 when the browser does not know the code). */
+export function minorDigits(currency: string): number {
+  let digits = digitsCache.get(currency);
+  if (digits === undefined) {
+    try {
+      digits =
+        new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions()
+          .maximumFractionDigits ?? 2;
+    } catch {
+      digits = 2;
+    }
+    digitsCache.set(currency, digits);
+  }
+  return digits;
+}
+
+/** `amount` minor units of `currency` in major units (12345 EUR → 123.45). */
+export function toMajor(amount: number, currency: string): number {
+  return amount / 10 ** minorDigits(currency);
+}
+
+/** `12345, 'EUR'` → `€123.45`; an unknown code is shown after the number (`123.45 XTS`). */
+export function formatMoney(amount: number, currency: string, options: { compact?: boolean } = {}): string {
+  const major = toMajor(amount, currency);
+  try {
+    return new Intl.NumberFormat(undefined, {
+      style: 'currency',
+      currency,
+      ...(options.compact && Math.abs(major) >= 100_000
+        ? { notation: 'compact', maximumFractionDigits: 1 }
+        : {}),
+    }).format(major);
+  } catch {
+    return `${major.toFixed(minorDigits(currency))} ${currency}`;
+  }
+}
+
+const integer = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
+const compact = new Intl.NumberFormat(undefined, { notation: 'compact', maximumFractionDigits: 1 });
+const rate = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 });
+
+/** A count with grouping (`12,345`). */
+export function formatCount(n: number): string {
+  return integer.format(n);
+}
+
+/** A count, compact beyond 100,000 (`1.2M`). */
+export function formatCompact(n: number): string {
+  return Math.abs(n) >= 100_000 ? compact.format(n) : integer.format(n);
+}
+
+/** A rate per second with one decimal (`12.5`). */
+export function formatRate(n: number): string {
+  return rate.format(n);
+}
+
+/** `300000` → `5m`, `10000` → `10s`. */
+export function formatDuration(ms: number): string {
+  for (const [unit, size] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1_000],
+  ] as const) {
+    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
+const clock = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+const clockSeconds = new Intl.DateTimeFormat(undefined, {
+  hour: '2-digit',
+  minute: '2-digit',
+  second: '2-digit',
+  hourCycle: 'h23',
+});
+
+/** A time of day on the 24-hour clock, `14:05` or with seconds `14:05:09`. */
+export function formatClock(ms: number, seconds = false): string {
+  return (seconds ? clockSeconds : clock).format(ms);
+}
+
+/** A wall-clock time of day with seconds (`14:05:09`). */
+export function formatTime(ms: number): string {
+  return formatClock(ms, true);
+}

@@ -1,0 +1,201 @@
+/**
+ * `tributary query …` as a user runs it, against read models built by the real projections:
+ * tables and `--json` equal to the oracles, clear one-line errors with exit code 1, and `query
+ * serve` answering and stopping cleanly on SIGTERM. The CLI runs from its TypeScript sources
+ * (through tsx), so the test does not depend on a fresh `npm run build`.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { analyticsProjection } from '../../consumers/analytics/analytics-projection.js';
+import type { TributaryConfig } from '../../lib/config.js';
+import { generateEvents } from '../../producers/generator.js';
+import { orderEdgeCases, ordersOracle } from '../helpers/orders-oracle.js';
+import { QUERY_KEY, buildReadModels, queryFixture, userAndOrderEvents } from '../helpers/query-fixture.js';
+import { uid } from '../helpers/stack.js';
+import { until } from '../helpers/until.js';
+import { usersOracle } from '../helpers/users-oracle.js';
+
+const exec = promisify(execFile);
+/** Runs bin/cli.ts's `main` from source with the given arguments. */
+const ENTRY = [
+  '--import',
+  'tsx',
+  '-e',
+  'const m = await import("./bin/cli.ts"); await m.main(["node", "tributary", ...process.argv.slice(1)]);',
+  '--',
+];
+
+function cliEnv(config: TributaryConfig): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    TRIBUTARY_KAFKA_BROKERS: config.kafka.brokers.value.join(','),
+    TRIBUTARY_SCHEMA_REGISTRY_URL: config.registry.url.value,
+    TRIBUTARY_REDIS_URL: config.redis.url.value,
+    TRIBUTARY_TOPIC_PREFIX: config.topics.prefix,
+    TRIBUTARY_REDIS_KEY_PREFIX: config.redis.keyPrefix,
+    TRIBUTARY_AUTH_API_KEYS: `analyst:${QUERY_KEY}=query`,
+  };
+}
+
+async function cli(
+  config: TributaryConfig,
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await exec(process.execPath, [...ENTRY, ...args], {
+      env: cliEnv(config),
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('tributary query', () => {
+  it('prints users, a user and orders as tables or JSON equal to the oracles', async () => {
+    const f = await queryFixture();
+    const edge = orderEdgeCases(uid());
+    const events = [...userAndOrderEvents(7, 120, 6_000), ...edge.events];
+    await buildReadModels(f, events);
+    const users = usersOracle(events);
+    const orders = ordersOracle(events.filter((e) => !edge.poison.has(e.data.eventId)));
+
+    const all = await cli(f.config, 'query', 'users', '--all', '--limit', '7', '--json');
+    expect(all.code, all.stderr).toBe(0);
+    const listed = JSON.parse(all.stdout) as { users: { userId: string }[]; total: number; nextCursor: null };
+    expect(listed.total).toBe(users.size);
+    expect(listed.nextCursor).toBeNull();
+    expect(listed.users.map((u) => u.userId).sort()).toEqual([...users.keys()].sort());
+
+    const table = await cli(f.config, 'query', 'users', '--limit', '5');
+    expect(table.code, table.stderr).toBe(0);
+    const lines = table.stdout.split('\n');
+    expect(lines[0]).toMatch(/^USER\s+NAME\s+EMAIL\s+PLAN\s+COUNTRY\s+CREATED$/);
+    expect(lines[1]).toMatch(/^-+( +-+){5}$/);
+    expect(table.stdout).toContain(`5 shown · ${users.size} in total`);
+    const next = /more: --cursor (\S+)/.exec(table.stdout)?.[1];
+    expect(next).toBeDefined();
+    expect((await cli(f.config, 'query', 'users', '--limit', '5', '--cursor', next!)).code).toBe(0);
+
+    const [someone, profile] = [...users][0]!;
+    const one = await cli(f.config, 'query', 'user', someone);
+    expect(one.code, one.stderr).toBe(0);
+    expect(one.stdout).toMatch(new RegExp(`^user +${someone}$`, 'm'));
+    expect(one.stdout).toMatch(new RegExp(`^email +${profile.email.replace(/\./g, '\\.')}$`, 'm'));
+    const json = JSON.parse((await cli(f.config, 'query', 'user', someone, '--json')).stdout) as object;
+    expect(json).toMatchObject({ userId: someone, ...profile, createdAt: Number(profile.createdAt) });
+
+    const [buyer, want] = [...orders.users].find(([, o]) => o.orders.length > 2)!;
+    const page = await cli(f.config, 'query', 'orders', buyer, '--limit', '500', '--json');
+    expect(page.code, page.stderr).toBe(0);
+    expect(JSON.parse(page.stdout)).toEqual({
+      userId: buyer,
+      orders: want.orders,
+      totals: want.totals,
+      nextCursor: null,
+    });
+    const orderTable = await cli(f.config, 'query', 'orders', buyer);
+    expect(orderTable.stdout).toMatch(/^ORDER\s+STATUS\s+TOTAL\s+ITEMS\s+PLACED\s+PAID\s+CANCELLED$/m);
+    expect(orderTable.stdout).toContain(`${want.totals.placed} placed`);
+    const first = want.orders[0]!;
+    expect(orderTable.stdout).toMatch(new RegExp(`^${first.orderId} +${first.status} `, 'm'));
+
+    // Analytics before the analytics group ran: said plainly.
+    const counts = await cli(f.config, 'query', 'counts');
+    expect(counts.code, counts.stderr).toBe(0);
+    expect(counts.stdout).toContain('no analytics yet');
+  });
+
+  it('prints analytics windows as a table, or the HTTP answer as JSON', async () => {
+    const f = await queryFixture({
+      TRIBUTARY_ANALYTICS_TUMBLING_MS: '10000',
+      TRIBUTARY_ANALYTICS_HOPPING_SIZE_MS: '30000',
+      TRIBUTARY_ANALYTICS_HOPPING_ADVANCE_MS: '10000',
+    });
+    const t0 = Date.UTC(2026, 0, 1);
+    const events = [
+      ...generateEvents({ seed: 17, users: 40, pages: 12, startTime: t0, intervalMs: 20 }, 3_000),
+    ].map((g) => g.event);
+    await buildReadModels(f, events, [analyticsProjection]);
+    const range = ['--from', new Date(t0).toISOString(), '--to', String(t0 + 60_000)];
+
+    const json = await cli(f.config, 'query', 'counts', ...range, '--window', '30s', '--json');
+    expect(json.code, json.stderr).toBe(0);
+    const answer = JSON.parse(json.stdout) as {
+      window: object;
+      windows: { start: number; totalEvents: number }[];
+      total: { events: Record<string, number> };
+    };
+    expect(answer.window).toEqual({ kind: 'hopping', sizeMs: 30_000, advanceMs: 10_000 });
+    expect(answer.windows.map((w) => w.start)).toEqual([0, 1, 2, 3, 4, 5].map((i) => t0 + i * 10_000));
+    // Every event in the first minute is counted once in the total (nothing is late here).
+    const firstMinute = events.filter((e) => e.data.occurredAt >= t0 && e.data.occurredAt < t0 + 60_000);
+    expect(Object.values(answer.total.events).reduce((a, b) => a + b, 0)).toBe(firstMinute.length);
+
+    const table = await cli(f.config, 'query', 'top-pages', ...range, '--limit', '2');
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(/^tumbling windows of 10000 ms starting in \[2026-01-01T00:00:00\.000Z, /);
+    expect(table.stdout).toMatch(/^START\s+END\s+FINAL\s+TOP PAGES$/m);
+    expect(table.stdout.match(/^2026-01-01T00:0\d:\d0\.000Z/gm)).toHaveLength(6);
+    expect(table.stdout).toMatch(/^total \[2026-01-01T00:00:00\.000Z, 2026-01-01T00:01:00\.000Z\)/m);
+
+    const unknown = await cli(f.config, 'query', 'revenue', '--window', '7m');
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr.trim()).toBe(
+      'tributary query revenue: --window: no 7m windows: the analytics group keeps tumbling 10s and hopping 30s every 10s',
+    );
+  });
+
+  it('says what is wrong in one line and exits 1', async () => {
+    const f = await queryFixture();
+    const cases: [string[], RegExp][] = [
+      [['query', 'user', `nobody-${uid()}`], /^tributary query: no user "nobody-/],
+      [['query', 'orders', `nobody-${uid()}`], /^tributary query: no orders of user/],
+      [['query', 'users', '--cursor', 'garbage'], /^tributary query: invalid cursor/],
+      [
+        ['query', 'counts', '--from', 'yesterday'],
+        /^tributary query counts: --from: expected epoch milliseconds/,
+      ],
+      [
+        ['query', 'revenue', '--window', 'sliding'],
+        /^tributary query revenue: --window: expected tumbling, hopping/,
+      ],
+      [['query', 'users', '--limit', '0'], /--limit: expected 1-10000/],
+    ];
+    await buildReadModels(f, userAndOrderEvents(3, 20, 400), ['users']);
+    const results = await Promise.all(cases.map(([args]) => cli(f.config, ...args)));
+    cases.forEach(([args, message], i) => {
+      const r = results[i]!;
+      expect(r.code, args.join(' ')).toBe(1);
+      expect(r.stderr.trim(), args.join(' ')).toMatch(message);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    });
+  });
+
+  it('query serve answers over HTTP and stops cleanly on SIGTERM', async () => {
+    const f = await queryFixture();
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const child = spawn(process.execPath, [...ENTRY, 'query', 'serve', '--port', String(port)], {
+      env: { ...cliEnv(f.config), TRIBUTARY_LOG_LEVEL: 'warn' },
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    onTestFinished(() => {
+      child.kill('SIGKILL');
+    });
+    const url = `http://127.0.0.1:${port}`;
+    await until(async () => stderr.includes(`Tributary query service on ${url}`), 'the banner', {
+      timeoutMs: 30_000,
+    });
+    expect((await fetch(`${url}/readyz`)).status).toBe(200);
+    const res = await fetch(`${url}/users`, { headers: { 'x-api-key': QUERY_KEY } });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ users: [], total: null, nextCursor: null });
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  });
+});

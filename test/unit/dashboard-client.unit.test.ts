@@ -1,0 +1,53 @@
+/**
+ * The dashboard's browser code that needs no browser: the event-stream parser of its fetch-based
+ * SSE reader (the rules of the HTML standard's `text/event-stream`) and money in minor units shown
+ * in major units.
+ */
+import { describe, expect, it } from 'vitest';
+import { formatMoney, minorDigits, toMajor } from '../../query/dashboard/client/format.js';
+import { EventStreamParser, type SseMessage } from '../../query/dashboard/client/event-stream.js';
+
+function parse(chunks: readonly string[]): { messages: SseMessage[]; parser: EventStreamParser } {
+  const messages: SseMessage[] = [];
+  const parser = new EventStreamParser((m) => messages.push(m));
+  for (const c of chunks) parser.push(c);
+  return { messages, parser };
+}
+
+describe('dashboard event-stream parser', () => {
+  it('dispatches events with their name, data and id; ignores comments; keeps retry', () => {
+    const { messages, parser } = parse([
+      'retry: 3000\n: connected to trib:analytics:updates\n\n',
+      'id: e1-1\nevent: batch\ndata: {"type":"batch","events":5}\n\n',
+      ': heartbeat\n\n',
+      'data: no name\n\n',
+    ]);
+    expect(parser.retryMs).toBe(3000);
+    expect(messages).toEqual([
+      { event: 'batch', data: '{"type":"batch","events":5}', id: 'e1-1' },
+      // The last id carries over to later events, as the standard says.
+      { event: 'message', data: 'no name', id: 'e1-1' },
+    ]);
+  });
+
+  it('joins data lines and copes with lines and CRLFs split across chunks', () => {
+    const { messages } = parse(['event: fi', 'nal\r', '\ndata: a\r\nda', 'ta:b\r\n', '\r\n', 'data: c\n']);
+    expect(messages).toEqual([{ event: 'final', data: 'a\nb', id: undefined }]);
+  });
+
+  it('does not dispatch an event with no data', () => {
+    expect(parse(['event: reset\n\n']).messages).toEqual([]);
+  });
+});
+
+describe('dashboard money', () => {
+  it('shows minor units as major units of the currency, with its own number of digits', () => {
+    expect(minorDigits('EUR')).toBe(2);
+    expect(minorDigits('JPY')).toBe(0);
+    expect(minorDigits('BHD')).toBe(3);
+    expect(toMajor(123456, 'EUR')).toBe(1234.56);
+    expect(toMajor(1500, 'JPY')).toBe(1500);
+    expect(formatMoney(123456, 'EUR')).toMatch(/1,?234[.,]56/);
+    expect(formatMoney(5, 'XYZ')).toContain('XYZ');
+  });
+});
