@@ -16,6 +16,7 @@ import { generateEvents } from '../producers/generator.js';
 import { printIngestBanner } from '../producers/http/ingest-command.js';
 import { startIngestService } from '../producers/http/service.js';
 import { publishPaced } from '../producers/paced-publish.js';
+import { startQueryService } from '../query/service.js';
 
 export function registerDemoCommand(program: Command, ctx: CliContext): void {
   program
@@ -38,6 +39,7 @@ export function registerDemoCommand(program: Command, ctx: CliContext): void {
       printStatus(rows);
 
       const ingest = await startIngestService({ config, logger });
+      const query = await startQueryService({ config, logger });
       const registry = createMetricsRegistry({ service: 'consumer' });
       const live = await startLive(config, logger, Object.values(projections), new ConsumerMetrics(registry));
       const health =
@@ -57,6 +59,9 @@ export function registerDemoCommand(program: Command, ctx: CliContext): void {
         console.log(
           `Consumer metrics: http://${config.consumer.httpHost}:${config.consumer.httpPort}/metrics`,
         );
+      console.log(`Query API: ${query.url} (GET /users, /users/:id/orders, /analytics/*, /stream)`);
+      const key = ingest.auth.devKey ? `#key=${ingest.auth.devKey.key}` : '';
+      console.log(`\nDashboard: ${query.url}/dashboard${key}\n`);
 
       const stop = new AbortController();
       const onSignal = () => stop.abort();
@@ -91,6 +96,7 @@ export function registerDemoCommand(program: Command, ctx: CliContext): void {
       await health?.close();
       await Promise.all(live.map((l) => l.stop()));
       await ingest.close();
+      await query.close();
       console.log(`Demo stopped: ${sent} events generated.`);
       for (const l of live) console.log(`  ${l.current.groupId}: ${JSON.stringify(l.current.stats)}`);
       console.log('The stack is still up: node bin/tributary.js stack status | stack down');

@@ -26,6 +26,7 @@ describe('tributary demo', () => {
           TRIBUTARY_REDIS_KEY_PREFIX: prefix,
           TRIBUTARY_INGEST_PORT: port(),
           TRIBUTARY_CONSUMER_HTTP_PORT: port(),
+          TRIBUTARY_QUERY_PORT: port(),
           TRIBUTARY_AUTH_DISABLED: 'true',
         },
         timeout: 90_000,
@@ -35,8 +36,11 @@ describe('tributary demo', () => {
     expect(stderr).toContain('Tributary ingestion service on http://127.0.0.1:');
     const sent = Number(/Demo stopped: (\d+) events generated/.exec(stdout)?.[1]);
     expect(sent).toBeGreaterThan(1000);
-    const consumed = [...stdout.matchAll(/tributary-(users|orders|user-count)\.v1: \{"consumed":(\d+)/g)];
-    expect(consumed.map((m) => m[1]).sort()).toEqual(['orders', 'user-count', 'users']);
+    expect(stdout).toMatch(/Dashboard: http:\/\/127\.0\.0\.1:\d+\/dashboard/);
+    const consumed = [
+      ...stdout.matchAll(/tributary-(users|orders|user-count|analytics)\.v1: \{"consumed":(\d+)/g),
+    ];
+    expect(consumed.map((m) => m[1]).sort()).toEqual(['analytics', 'orders', 'user-count', 'users']);
     for (const m of consumed) expect(Number(m[2])).toBeGreaterThan(0);
   });
 });
