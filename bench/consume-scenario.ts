@@ -160,6 +160,7 @@ async function consumeOnce(
   let firstAt: number | undefined;
   let rssMaxMB = rssStartMB;
   let lastMemory = 0;
+  let toUs = 0;
   try {
     while (done < n) {
       if (Date.now() - startedAt > timeoutMs)
@@ -179,11 +180,11 @@ async function consumeOnce(
       }
       bar.update(done, meter.rate(done, now), () => batches.recentP99(now));
     }
+    toUs = monotonicUs();
   } finally {
     bar.stop();
     await runtime.stop();
   }
-  const toUs = monotonicUs();
   const cpuPerEvent = cpuMicrosPerEvent(cpu, done);
   const lastAt = applied.last ?? Date.now();
   const seconds = (lastAt - startedAt) / 1000;

@@ -239,7 +239,11 @@ export async function runE2e(ctx: BenchContext): Promise<ScenarioResult> {
         });
         references.push(ceiling);
         ratios.push(
-          ratio('e2e / redis-benchmark ceiling', run.throughput.eventsPerSecond, ceiling.eventsPerSecond),
+          ratio(
+            `${run.name} / redis-benchmark ceiling`,
+            run.throughput.eventsPerSecond,
+            ceiling.eventsPerSecond,
+          ),
         );
       } catch (err) {
         notes.push(`redis-benchmark did not run: ${(err as Error).message}`);

@@ -54,7 +54,9 @@ export function renderSection(latest: ReadonlyMap<string, Latest>, resultsDir: s
   lines.push(
     `Measured with \`tributary bench\` on ${env.cpu}, ${env.memoryGB} GB, Node ${env.node}, Kafka ${env.kafka}, ` +
       `Redis ${env.redis}: one broker, Redis and the bench on the same machine. Regenerated from ` +
-      `\`${resultsDir}/\` by \`npm run bench:update-readme\`; each report (JSON, Markdown, chart) holds the exact command.`,
+      `\`${resultsDir}/\` by \`npm run bench:update-readme\`; each report (JSON, Markdown, chart) holds the exact command. ` +
+      `1-minute load average when each run began: ${found.map(({ report }) => report.environment.loadAverage1m ?? '?').join(', ')} ` +
+      '(on 2 cores, anything above 2 means other work competed with the bench).',
     '',
     '| run | load | events/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | latency of |',
     '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
@@ -71,8 +73,10 @@ export function renderSection(latest: ReadonlyMap<string, Latest>, resultsDir: s
   );
   if (goals.length > 0) {
     lines.push('', 'Goals (measured, not asserted):', '', '| goal | measured | |', '| --- | ---: | --- |');
-    for (const g of goals)
-      lines.push(`| ${g.goal} | ${g.value} ${g.unit} | ${g.status === 'met' ? 'met' : '**missed**'} |`);
+    for (const g of goals) {
+      const value = g.unit === 'ms' ? ms(g.value!) : g.value!.toLocaleString('en-US');
+      lines.push(`| ${g.goal} | ${value} ${g.unit} | ${g.status === 'met' ? 'met' : '**missed**'} |`);
+    }
   }
   lines.push('', 'Reports:');
   for (const { report, file } of found) {
