@@ -10,11 +10,20 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import type { Admin, Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
+import type { Admin } from 'kafkajs';
 import type { TributaryConfig } from '../../lib/config.js';
 import { deadLetterRecord } from '../../lib/dead-letter.js';
-import type { EngineProducer, OutgoingRecord } from '../../lib/engine.js';
-import { createProducer } from '../../lib/engines/index.js';
+import type {
+  BatchContext,
+  EngineConsumer,
+  EngineProducer,
+  IncomingBatch,
+  IncomingRecord,
+  OutgoingRecord,
+  SeekTo,
+  TopicPartition,
+} from '../../lib/engine.js';
+import { createConsumer, createProducer } from '../../lib/engines/index.js';
 import { isTributaryError, isUnrecoverable } from '../../lib/errors.js';
 import { createKafka } from '../../lib/kafka.js';
 import type { Logger } from '../../lib/logger.js';
@@ -82,14 +91,14 @@ export class ConsumerRuntime {
   /** Partitions whose projection state was restored in this assignment (`Projection.restore`). */
   private readonly restored = new Set<string>();
   /** Partition batches in hand, for `PeriodicContext.drain`. */
-  private readonly inFlight = new Set<Promise<void>>();
+  private readonly inFlight = new Set<Promise<unknown>>();
   private readonly stopped = new AbortController();
   private periodicLoop: Promise<void> | undefined;
 
   private constructor(
     private readonly options: RuntimeOptions,
     private readonly log: Logger,
-    private readonly consumer: Consumer,
+    private readonly consumer: EngineConsumer,
     private readonly admin: Admin,
     private readonly redis: Redis,
     private readonly fence: OffsetFence,
@@ -122,10 +131,13 @@ export class ConsumerRuntime {
     const kafka = createKafka(config, log, { clientId: groupId });
     const admin = kafka.admin();
     await admin.connect();
-    const consumer = kafka.consumer({
+    // The client engine (`TRIBUTARY_CLIENT_ENGINE`) consumes; the admin client (metadata only)
+    // is kafkajs on either engine. 1 MiB per partition keeps a process's fetch buffers small.
+    const consumer = createConsumer(config, log, {
       groupId,
-      maxBytesPerPartition: 4 * 1024 * 1024,
-      sessionTimeout: 30_000,
+      clientId: groupId,
+      maxBytesPerPartition: 1024 * 1024,
+      sessionTimeoutMs: 30_000,
     });
     const codec = new EventCodec({
       registry: createSchemaRegistryClient(config),
@@ -153,42 +165,45 @@ export class ConsumerRuntime {
 
   private async run(): Promise<void> {
     const topics = this.options.projection.topics.map((t) => topicName(t, this.options.config.topics.prefix));
-    // A new assignment: every partition starts at the offset after the one stored in Redis, even
-    // when Kafka's commit is further on (Redis lost writes) and no new record would arrive to
-    // reveal the gap. Batches still check it, in case one was fetched before the seek.
-    this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
-      this.next.clear();
-      this.restored.clear();
-      void this.seekAssigned(e.payload.memberAssignment).catch((err: unknown) =>
-        this.log.warn({ err: (err as Error).message }, 'could not seek to the stored offsets; batches will'),
-      );
-    });
-    const joined = new Promise<void>((resolve) =>
-      this.consumer.on(this.consumer.events.GROUP_JOIN, () => resolve()),
-    );
     await this.consumer.connect();
-    await this.consumer.subscribe({ topics, fromBeginning: true });
-    await this.consumer.run({
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 3,
-      eachBatch: (payload) => this.track(this.onBatch(payload)),
-    });
-    await joined;
-    this.log.info({ topics, version: this.version }, 'consumer running');
+    await this.consumer.subscribe(topics);
+    await this.consumer.run(
+      {
+        eachBatch: (batch, ctx) => this.track(this.onBatch(batch, ctx)),
+        onAssigned: (partitions) => this.onAssigned(partitions),
+        onRevoked: async (partitions) => {
+          for (const { topic, partition } of partitions) {
+            this.next.delete(`${topic}:${partition}`);
+            this.restored.delete(`${topic}:${partition}`);
+          }
+        },
+      },
+      { partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 3 },
+    );
+    this.log.info({ topics, version: this.version, engine: this.consumer.engine }, 'consumer running');
   }
 
-  private async seekAssigned(assignment: Record<string, number[]>): Promise<void> {
-    for (const [topic, partitions] of Object.entries(assignment)) {
-      for (const partition of partitions) {
-        const next = await this.expectedNext(topic, partition);
-        this.next.set(`${topic}:${partition}`, next);
-        this.consumer.seek({ topic, partition, offset: String(next) });
-      }
+  /**
+   * A new assignment: every partition starts at the offset after the one stored in Redis, even
+   * when Kafka's commit is further on (Redis lost writes) and no new record would reveal the gap.
+   * The engine awaits this before handing out any batch of these partitions.
+   */
+  private async onAssigned(partitions: readonly TopicPartition[]): Promise<void> {
+    for (const { topic, partition } of partitions) {
+      const tp = `${topic}:${partition}`;
+      this.restored.delete(tp);
+      const next = await this.withRetry(
+        'read stored offset',
+        async () => undefined,
+        () => this.expectedNext(topic, partition),
+      );
+      this.next.set(tp, next);
+      this.consumer.seek(topic, partition, String(next));
     }
   }
 
   /** Keeps `batch` in {@link inFlight} until it settles. */
-  private track(batch: Promise<void>): Promise<void> {
+  private track<T>(batch: Promise<T>): Promise<T> {
     this.inFlight.add(batch);
     void batch.catch(() => undefined).finally(() => this.inFlight.delete(batch));
     return batch;
@@ -247,54 +262,50 @@ export class ConsumerRuntime {
     return fromRedis > BigInt(low) ? fromRedis : BigInt(low);
   }
 
-  private async onBatch(payload: EachBatchPayload): Promise<void> {
-    const { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale } = payload;
+  private async onBatch(batch: IncomingBatch, ctx: BatchContext): Promise<void | SeekTo> {
     const { topic, partition } = batch;
     const tp = `${topic}:${partition}`;
-    if (batch.messages.length === 0) return;
+    if (batch.records.length === 0) return;
     let next = this.next.get(tp);
     if (next === undefined) {
-      next = await this.withRetry('read stored offset', heartbeat, () => this.expectedNext(topic, partition));
+      next = await this.withRetry('read stored offset', ctx.heartbeat, () =>
+        this.expectedNext(topic, partition),
+      );
       this.next.set(tp, next);
     }
-    const first = BigInt(batch.firstOffset() ?? batch.messages[0]!.offset);
+    const first = BigInt(batch.records[0]!.offset);
     if (first > next) {
-      // Kafka's commit is ahead of Redis (Redis lost writes, or a fetch began before our seek):
-      // go back to the first offset Redis has not applied.
+      // Kafka's commit is ahead of Redis (Redis lost writes): go back to the first offset Redis
+      // has not applied.
       this.log.info(
         { topic, partition, from: String(first), to: String(next) },
         'seeking to the offset stored in Redis',
       );
-      this.consumer.seek({ topic, partition, offset: String(next) });
-      return;
+      return { seekTo: String(next) };
     }
-    const messages = batch.messages.filter((m) => BigInt(m.offset) >= next);
-    this.countReplayed(topic, batch.messages.length - messages.length);
+    const records = batch.records.filter((m) => BigInt(m.offset) >= next);
+    this.countReplayed(topic, batch.records.length - records.length);
     const started = process.hrtime.bigint();
     // One fenced script per slice: a fetch can hold tens of thousands of records, whose writes as
     // one script's arguments overflow the call stack (the batch then never applies) and block Redis.
-    for (let i = 0; i < messages.length && isRunning() && !isStale(); i += MAX_RECORDS_PER_APPLY) {
-      await this.applyMessages(topic, partition, messages.slice(i, i + MAX_RECORDS_PER_APPLY), heartbeat);
+    for (let i = 0; i < records.length && ctx.isRunning(); i += MAX_RECORDS_PER_APPLY) {
+      await this.applyMessages(topic, partition, records.slice(i, i + MAX_RECORDS_PER_APPLY), ctx.heartbeat);
     }
-    const last = batch.messages.at(-1)!.offset;
+    const last = batch.records.at(-1)!.offset;
     const metrics = this.options.metrics;
     if (metrics) {
       const now = Date.now();
       metrics.batchDuration.observe({ group: this.groupId }, Number(process.hrtime.bigint() - started) / 1e9);
-      for (const m of messages)
-        metrics.endToEnd.observe({ group: this.groupId }, (now - Number(m.timestamp)) / 1000);
+      for (const m of records) metrics.endToEnd.observe({ group: this.groupId }, (now - m.timestamp) / 1000);
       const lag = Number(BigInt(batch.highWatermark) - BigInt(last) - 1n);
       metrics.lag.set({ group: this.groupId, topic, partition: String(partition) }, Math.max(0, lag));
     }
-    resolveOffset(last);
-    await heartbeat();
-    await commitOffsetsIfNecessary();
   }
 
   private async applyMessages(
     topic: string,
     partition: number,
-    messages: KafkaMessage[],
+    messages: readonly IncomingRecord[],
     heartbeat: () => Promise<void>,
   ): Promise<void> {
     const tp = `${topic}:${partition}`;
@@ -322,7 +333,7 @@ export class ConsumerRuntime {
         offset: m.offset,
         key: m.key,
         value: m.value,
-        headers: m.headers as never,
+        headers: m.headers,
       };
       let record: AppliedRecord;
       try {
@@ -332,7 +343,7 @@ export class ConsumerRuntime {
           topic,
           partition,
           offset: m.offset,
-          timestamp: Number(m.timestamp),
+          timestamp: m.timestamp,
           // The record as consumed, for projections that forward it (analytics' late events).
           key: m.key,
           value: m.value,

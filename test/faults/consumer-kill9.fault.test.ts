@@ -9,6 +9,7 @@
  * CI: 100,000 events, 10 mid-stream kills + 2 start-up kills. `TRIBUTARY_FAULT_SCALE=full`:
  * 1,000,000 events, 20 + 4 kills. `TRIBUTARY_FAULT_SEED` replays a run (stream and kill plan).
  */
+import { engineNames } from '../../lib/engines/index.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { ProjectionKeys } from '../../lib/redis-keys.js';
@@ -47,7 +48,7 @@ function killPlan(random: () => number): Kill[] {
   return plan;
 }
 
-describe('consumer runtime under kill -9', () => {
+describe.each(engineNames)('consumer runtime under kill -9 (%s engine)', (engine) => {
   it(
     `applies ${EVENTS.toLocaleString('en')} user events exactly once across ${MID_STREAM_KILLS + STARTUP_KILLS} kills`,
     { timeout: fullScale ? 1_200_000 : 180_000 },
@@ -56,7 +57,10 @@ describe('consumer runtime under kill -9', () => {
       const seed = faultSeed('consumer-kill9');
       const random = prng(seed);
       const t0 = Date.now();
-      const f = await usersFixture({ TRIBUTARY_TOPIC_PARTITIONS: String(PARTITIONS) });
+      const f = await usersFixture({
+        TRIBUTARY_TOPIC_PARTITIONS: String(PARTITIONS),
+        TRIBUTARY_CLIENT_ENGINE: engine,
+      });
 
       const events = userEventStream({ seed }, EVENTS);
       const publisher = await Publisher.create(f.config, testLogger());

@@ -28,6 +28,7 @@ export function childEnv(config: TributaryConfig, extra: Record<string, string> 
     TRIBUTARY_REDIS_KEY_PREFIX: config.redis.keyPrefix,
     TRIBUTARY_TOPIC_PARTITIONS: String(config.topics.partitions),
     TRIBUTARY_STATE_DIR: config.stateDir,
+    TRIBUTARY_CLIENT_ENGINE: config.kafka.engine,
     TRIBUTARY_LOG_LEVEL: 'warn',
     // No /metrics server: several consumers run side by side, and other tests use the default port.
     TRIBUTARY_CONSUMER_HTTP_PORT: '0',

@@ -5,6 +5,7 @@
  * headers that say why and where it came from; every good record must be applied (oracle), and
  * the fenced progress counter must reach the topic's record count.
  */
+import { engineNames } from '../../lib/engines/index.js';
 import { Buffer } from 'node:buffer';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { KafkaMessage } from 'kafkajs';
@@ -52,12 +53,12 @@ const INVOICE: AvroRecordSchema = {
   ],
 } as AvroRecordSchema;
 
-describe('consumer runtime: poison records', () => {
+describe.each(engineNames)('consumer runtime: poison records (%s engine)', (engine) => {
   it('dead-letters every poison record with its reason and applies every good one', async () => {
     const seed = faultSeed('consumer-poison');
     const random = prng(seed);
     const t0 = Date.now();
-    const f = await usersFixture({ TRIBUTARY_TOPIC_PARTITIONS: '3' });
+    const f = await usersFixture({ TRIBUTARY_TOPIC_PARTITIONS: '3', TRIBUTARY_CLIENT_ENGINE: engine });
     const good = userEventStream({ seed, users: 600 }, GOOD_EVENTS);
 
     const registry = createSchemaRegistryClient(f.config);

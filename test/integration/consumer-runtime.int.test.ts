@@ -3,6 +3,7 @@
  * oracle computed from the produced events, every record is handled exactly once, a restart
  * resumes from the offset stored in Redis, and a flushed Redis is rebuilt from the log.
  */
+import { engineNames } from '../../lib/engines/index.js';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { ProjectionKeys } from '../../consumers/keys.js';
 import { userCountKeys, userCountProjection } from '../../consumers/projections/user-count.js';
@@ -15,9 +16,9 @@ import { until } from '../helpers/until.js';
 import { cleanupTopics, testAdmin, testConfig, testLogger, testRedis } from '../helpers/stack.js';
 import { readUsers, usersOracle } from '../helpers/users-oracle.js';
 
-describe('consumer runtime: users projection', () => {
+describe.each(engineNames)('consumer runtime: users projection (%s engine)', (engine) => {
   it('builds the read model exactly once, resumes after a restart, and refills a flushed Redis', async () => {
-    const base = testConfig({ TRIBUTARY_TOPIC_PARTITIONS: '3' });
+    const base = testConfig({ TRIBUTARY_TOPIC_PARTITIONS: '3', TRIBUTARY_CLIENT_ENGINE: engine });
     const { redis, prefix } = testRedis(base);
     const config = { ...base, redis: { ...base.redis, keyPrefix: prefix } };
     const admin = await testAdmin(config);
@@ -63,7 +64,7 @@ describe('consumer runtime: users projection', () => {
   });
 
   it('counts users in its own group: the sum of per-partition sets equals the oracle', async () => {
-    const base = testConfig({ TRIBUTARY_TOPIC_PARTITIONS: '3' });
+    const base = testConfig({ TRIBUTARY_TOPIC_PARTITIONS: '3', TRIBUTARY_CLIENT_ENGINE: engine });
     const { redis, prefix } = testRedis(base);
     const config = { ...base, redis: { ...base.redis, keyPrefix: prefix } };
     const admin = await testAdmin(config);
