@@ -17,10 +17,12 @@ import { faultSeed } from '../helpers/fault-seed.js';
 import { testConfig, testLogger, uid } from '../helpers/stack.js';
 import { until } from '../helpers/until.js';
 import { diffUsers, readUsers, usersOracle } from '../helpers/users-oracle.js';
+import { freePort } from '../helpers/free-port.js';
 import { usersFixture } from '../helpers/users-fixture.js';
 import { publishAll, userEventStream } from '../helpers/user-stream.js';
 
 const EVENTS = 50_000;
+const [kafkaPort, controllerPort] = await Promise.all([freePort(), freePort()]);
 
 describe('consumer through broker outages', () => {
   const stateDir = path.resolve(`.tributary/test-broker-${uid()}`);
@@ -28,8 +30,8 @@ describe('consumer through broker outages', () => {
     // Empty: this Kafka is local (started and stopped here), unlike the shared stack's.
     TRIBUTARY_KAFKA_BROKERS: '',
     TRIBUTARY_STATE_DIR: stateDir,
-    TRIBUTARY_KAFKA_PORT: '39392',
-    TRIBUTARY_KAFKA_CONTROLLER_PORT: '39393',
+    TRIBUTARY_KAFKA_PORT: String(kafkaPort),
+    TRIBUTARY_KAFKA_CONTROLLER_PORT: String(controllerPort),
     TRIBUTARY_KAFKA_HEAP: '512m',
     TRIBUTARY_TOPIC_PARTITIONS: '3',
   });

@@ -7,15 +7,18 @@ import path from 'node:path';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stackDown, stackUp } from '../../infra/stack/stack.js';
+import { freePort } from '../helpers/free-port.js';
 import { testConfig, testLogger, uid } from '../helpers/stack.js';
+
+const [httpPort, managementPort] = await Promise.all([freePort(), freePort()]);
 
 describe('schema registry durability', () => {
   const stateDir = path.resolve(`.tributary/test-registry-${uid()}`);
   const config = testConfig({
     TRIBUTARY_SCHEMA_REGISTRY_URL: '',
     TRIBUTARY_STATE_DIR: stateDir,
-    TRIBUTARY_REGISTRY_PORT: '38181',
-    TRIBUTARY_REGISTRY_MANAGEMENT_PORT: '39100',
+    TRIBUTARY_REGISTRY_PORT: String(httpPort),
+    TRIBUTARY_REGISTRY_MANAGEMENT_PORT: String(managementPort),
   });
   afterAll(async () => {
     await stackDown(config, testLogger(), { only: ['schema-registry'] });

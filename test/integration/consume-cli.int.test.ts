@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { provisionTopics } from '../../infra/topics.js';
 import { generateEvents } from '../../producers/generator.js';
 import { Publisher } from '../../producers/publisher.js';
+import { freePort } from '../helpers/free-port.js';
 import { until } from '../helpers/until.js';
 import { cleanupTopics, testAdmin, testConfig, testLogger, testRedis } from '../helpers/stack.js';
 import { readUsers } from '../helpers/users-oracle.js';
@@ -25,7 +26,7 @@ describe('tributary consume', () => {
     await publisher.publishBatch(events);
     await publisher.close();
 
-    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const port = await freePort();
     const child = spawn('node', ['bin/tributary.js', 'consume', 'users', '--http-port', String(port)], {
       env: {
         ...process.env,

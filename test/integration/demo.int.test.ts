@@ -2,6 +2,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/free-port.js';
 import { cleanupTopics, testAdmin, testConfig, testRedis } from '../helpers/stack.js';
 
 const run = promisify(execFile);
@@ -11,7 +12,6 @@ describe('tributary demo', () => {
     const config = testConfig({ TRIBUTARY_TOPIC_PARTITIONS: '2' });
     cleanupTopics(config, await testAdmin(config));
     const { prefix } = testRedis(config);
-    const port = () => String(20_000 + Math.floor(Math.random() * 20_000));
     const { stdout, stderr } = await run(
       'node',
       ['bin/tributary.js', 'demo', '--duration', '8', '--rate', '300'],
@@ -24,9 +24,9 @@ describe('tributary demo', () => {
           TRIBUTARY_TOPIC_PREFIX: config.topics.prefix,
           TRIBUTARY_TOPIC_PARTITIONS: '2',
           TRIBUTARY_REDIS_KEY_PREFIX: prefix,
-          TRIBUTARY_INGEST_PORT: port(),
-          TRIBUTARY_CONSUMER_HTTP_PORT: port(),
-          TRIBUTARY_QUERY_PORT: port(),
+          TRIBUTARY_INGEST_PORT: String(await freePort()),
+          TRIBUTARY_CONSUMER_HTTP_PORT: String(await freePort()),
+          TRIBUTARY_QUERY_PORT: String(await freePort()),
           TRIBUTARY_AUTH_DISABLED: 'true',
         },
         timeout: 90_000,

@@ -4,6 +4,7 @@
  * serve` answering and stopping cleanly on SIGTERM. The CLI runs from its TypeScript sources
  * (through tsx), so the test does not depend on a fresh `npm run build`.
  */
+import { freePort } from '../helpers/free-port.js';
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -177,7 +178,7 @@ describe('tributary query', () => {
 
   it('query serve answers over HTTP and stops cleanly on SIGTERM', async () => {
     const f = await queryFixture();
-    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const port = await freePort();
     const child = spawn(process.execPath, [...ENTRY, 'query', 'serve', '--port', String(port)], {
       env: { ...cliEnv(f.config), TRIBUTARY_LOG_LEVEL: 'warn' },
     });
