@@ -126,7 +126,12 @@ export async function createTopicsAndWait(
         const want = topics.find((x) => x.topic === t.name)?.numPartitions ?? 1;
         return t.partitions.length >= want && t.partitions.every((p) => p.leader >= 0);
       });
-      if (ready && meta.topics.length === names.length) return;
+      // Leaders known is not yet leaders serving: KRaft answers NOT_LEADER_OR_FOLLOWER for a moment
+      // after creation. Listing offsets goes to each leader, so once it works, the topics are usable.
+      if (ready && meta.topics.length === names.length) {
+        await Promise.all(names.map((topic) => admin.fetchTopicOffsets(topic)));
+        return;
+      }
     } catch (err) {
       if (Date.now() > deadline) throw err;
     }
