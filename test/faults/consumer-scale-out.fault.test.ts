@@ -5,6 +5,7 @@
  * evicts it early). Later a new process joins and takes partitions over from live members. At the
  * end the read model equals the oracle and the fenced progress counter equals the record count.
  */
+import { engineNames } from '../../lib/engines/index.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { prng } from '../../producers/generator.js';
@@ -26,7 +27,7 @@ const TAIL_MS = fullScale ? 30_000 : 5_000;
 const MAX_PRODUCE_MS = 150_000;
 const CHUNK = 500;
 
-describe('consumer group scale-out and member failure', () => {
+describe.each(engineNames)('consumer group scale-out and member failure (%s engine)', (engine) => {
   it(
     'keeps the read model exact across a killed member and a joining one',
     { timeout: 240_000 },
@@ -35,7 +36,10 @@ describe('consumer group scale-out and member failure', () => {
       const seed = faultSeed('consumer-scale-out');
       const random = prng(seed);
       const t0 = Date.now();
-      const f = await usersFixture({ TRIBUTARY_TOPIC_PARTITIONS: String(PARTITIONS) });
+      const f = await usersFixture({
+        TRIBUTARY_TOPIC_PARTITIONS: String(PARTITIONS),
+        TRIBUTARY_CLIENT_ENGINE: engine,
+      });
       const stream = userEventStream({ seed }, Math.round((MAX_PRODUCE_MS / 1000) * RATE));
       const log: string[] = [];
       const note = (m: string) => log.push(`${String(Date.now() - t0).padStart(6)} ms  ${m}`);
