@@ -31,8 +31,8 @@
  * orders with {@link readUserOrders}.
  */
 import type { Redis } from 'ioredis';
-import { Partitioners, type PartitionMetadata } from 'kafkajs';
 import { ErrorCodes, UnrecoverableError } from '../../lib/errors.js';
+import { partitionOf } from '../../lib/partitioner.js';
 import { orderKeys } from '../../lib/redis-keys.js';
 import type { PartitionKeys, ProjectionKeys } from '../../lib/redis-keys.js';
 import type { TributaryEvent } from '../../schemas/catalog.js';
@@ -239,22 +239,8 @@ export const ordersProjection: Projection = {
   },
 };
 
-const partitioner = Partitioners.DefaultPartitioner();
-
-/**
- * The partition Kafka puts `key` in among `partitions`: murmur2 of the key, as the Java client,
- * kafkajs's default partitioner and librdkafka's `murmur2_random` (both producer engines) do.
- */
-export function partitionOfKey(key: string, partitions: number): number {
-  const partitionMetadata: PartitionMetadata[] = Array.from({ length: partitions }, (_, p) => ({
-    partitionErrorCode: 0,
-    partitionId: p,
-    leader: 0,
-    replicas: [0],
-    isr: [0],
-  }));
-  return partitioner({ topic: '', partitionMetadata, message: { key, value: null } });
-}
+/** Kafka's murmur2 partition of a key (lib/partitioner.ts), under this module's older name. */
+export { partitionOf as partitionOfKey };
 
 /** The partition keys that hold `userId`'s orders (the topic is keyed by user id). */
 export function userOrdersKeys(
@@ -264,7 +250,7 @@ export function userOrdersKeys(
   partitions: number,
   userId: string,
 ): PartitionKeys {
-  return keys.partition(version, topic, partitionOfKey(userId, partitions));
+  return keys.partition(version, topic, partitionOf(userId, partitions));
 }
 
 /** One page of a user's orders, newest first, with the user's totals. */
