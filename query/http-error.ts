@@ -4,6 +4,8 @@
  * `error` code and, for bad parameters, one entry per bad value with its path
  * (`querystring.from`, `params.id`).
  */
+import { ServiceHttpError } from '../lib/http/errors.js';
+import type { ErrorBody as SharedErrorBody, FieldError } from '../lib/http/errors.js';
 
 /** The `error` codes of the query service's responses. */
 export const QueryErrorCodes = {
@@ -21,33 +23,14 @@ export const QueryErrorCodes = {
 
 export type QueryErrorCode = (typeof QueryErrorCodes)[keyof typeof QueryErrorCodes];
 
-/** One bad value in a request. */
-export interface FieldError {
-  /** Where the value is: `querystring.limit`, `params.id`. */
-  readonly path: string;
-  readonly message: string;
-}
+export type { FieldError } from '../lib/http/errors.js';
 
 /** The body of every error response. */
-export interface ErrorBody {
-  readonly error: QueryErrorCode;
-  readonly message: string;
-  readonly fields?: readonly FieldError[];
-}
+export type ErrorBody = SharedErrorBody<QueryErrorCode>;
 
 /** A refusal with its HTTP status; the server's error handler turns it into an {@link ErrorBody}. */
-export class QueryHttpError extends Error {
-  constructor(
-    readonly statusCode: number,
-    readonly code: QueryErrorCode,
-    message: string,
-    readonly fields: readonly FieldError[] = [],
-    readonly headers: Readonly<Record<string, string>> = {},
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'QueryHttpError';
-  }
+export class QueryHttpError extends ServiceHttpError<QueryErrorCode> {
+  override readonly name = 'QueryHttpError';
 }
 
 /** True for a refusal raised on purpose by the query routes. */

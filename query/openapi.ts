@@ -4,12 +4,14 @@
  * also uses to validate parameters (400 with the path of each bad value) and to serialise replies.
  */
 import type { SwaggerOptions } from '@fastify/swagger';
+import { errorBodySchema, errorResponse, serviceSwaggerOptions } from '../lib/http/openapi.js';
+import type { JsonSchema } from '../lib/http/openapi.js';
 import { MAX_CURSOR_LENGTH } from '../lib/read-models/cursor.js';
 import { QueryErrorCodes } from './http-error.js';
 import { INSTANT_HELP } from './params.js';
 
-/** A JSON Schema (2020-12, as OpenAPI 3.1 uses) as plain data. */
-export type JsonSchema = Record<string, unknown>;
+export type { JsonSchema } from '../lib/http/openapi.js';
+export { SECURED } from '../lib/http/openapi.js';
 
 const millis = (description: string): JsonSchema => ({ type: 'integer', description });
 
@@ -161,63 +163,32 @@ export const USER_ID_PARAMS: JsonSchema = {
 };
 
 /** The body of every error response. */
-export const ERROR_SCHEMA: JsonSchema = {
-  type: 'object',
-  required: ['error', 'message'],
-  properties: {
-    error: { type: 'string', enum: Object.values(QueryErrorCodes) },
-    message: { type: 'string' },
-    fields: {
-      type: 'array',
-      items: {
-        type: 'object',
-        required: ['path', 'message'],
-        properties: { path: { type: 'string' }, message: { type: 'string' } },
-      },
-    },
-  },
-};
-
-function errorResponse(description: string): JsonSchema {
-  return { description, ...ERROR_SCHEMA };
-}
+export const ERROR_SCHEMA: JsonSchema = errorBodySchema(Object.values(QueryErrorCodes));
 
 /** The error responses every query route may give, plus `extra` (e.g. 404). */
 export function queryErrorResponses(extra: Record<number, string> = {}): Record<string, JsonSchema> {
   const responses: Record<string, JsonSchema> = {
-    400: errorResponse('A bad parameter or cursor; `fields` names each bad value.'),
-    401: errorResponse('Missing or invalid API key or token.'),
-    403: errorResponse('The credential lacks the `query` scope.'),
-    429: errorResponse('Rate limit exceeded; see Retry-After.'),
+    400: errorResponse(ERROR_SCHEMA, 'A bad parameter or cursor; `fields` names each bad value.'),
+    401: errorResponse(ERROR_SCHEMA, 'Missing or invalid API key or token.'),
+    403: errorResponse(ERROR_SCHEMA, 'The credential lacks the `query` scope.'),
+    429: errorResponse(ERROR_SCHEMA, 'Rate limit exceeded; see Retry-After.'),
     503: errorResponse(
+      ERROR_SCHEMA,
       'Redis (or Kafka metadata) is unavailable, or the service is shutting down. Retry later.',
     ),
   };
-  for (const [status, description] of Object.entries(extra)) responses[status] = errorResponse(description);
+  for (const [status, description] of Object.entries(extra))
+    responses[status] = errorResponse(ERROR_SCHEMA, description);
   return responses;
 }
 
-/** Options of `@fastify/swagger`: OpenAPI 3.1, bearer (API key or JWT) and X-API-Key security. */
+/** Options of `@fastify/swagger` for the query API. */
 export function swaggerOptions(): SwaggerOptions {
-  return {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'Tributary query API',
-        version: '1.0.0',
-        description:
-          'Read-only access to the read models and windowed analytics that the consumer groups build ' +
-          'in Redis, and a Server-Sent Events stream of live window updates. Times are epoch ms, event time.',
-      },
-      components: {
-        securitySchemes: {
-          bearer: { type: 'http', scheme: 'bearer', description: 'An API key, or a JWT with scope `query`' },
-          apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
-        },
-      },
-    },
-  };
+  return serviceSwaggerOptions({
+    title: 'Tributary query API',
+    description:
+      'Read-only access to the read models and windowed analytics that the consumer groups build ' +
+      'in Redis, and a Server-Sent Events stream of live window updates. Times are epoch ms, event time.',
+    scope: 'query',
+  });
 }
-
-/** The security requirement of a route that needs a credential. */
-export const SECURED: readonly Record<string, string[]>[] = [{ bearer: [] }, { apiKey: [] }];

@@ -12,6 +12,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { CliContext } from '../infra/stack-command.js';
+import { parsePort, runUntilSignal } from '../lib/http/service.js';
 import { initLogger } from '../lib/logger.js';
 import { isReadModelError } from '../lib/read-models/errors.js';
 import { readUserOrders } from '../lib/read-models/orders.js';
@@ -25,13 +26,6 @@ import { isQueryHttpError } from './http-error.js';
 import { startQueryService } from './service.js';
 import type { QueryService } from './service.js';
 import { formatAmounts, formatMetric, formatMoney, formatPairs, formatTable, formatTime } from './table.js';
-
-function parsePort(value: string): number {
-  const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new Error(`invalid port ${JSON.stringify(value)}`);
-  return port;
-}
 
 /** A `--limit` value: an integer from 1 to 10,000. */
 export function parseLimit(value: string): number {
@@ -126,22 +120,7 @@ export function registerQueryCommand(program: Command, ctx: CliContext): void {
         ...(opts.port === undefined ? {} : { port: opts.port }),
       });
       printQueryBanner(service);
-      await new Promise<void>((resolve) => {
-        let stopping = false;
-        const onSignal = (signal: NodeJS.Signals) => {
-          if (stopping) process.exit(130);
-          stopping = true;
-          logger.info({ signal }, 'signal received; a second one exits at once');
-          void service.close().then((ok) => {
-            process.off('SIGTERM', onSignal);
-            process.off('SIGINT', onSignal);
-            if (!ok) process.exitCode = 1;
-            resolve();
-          });
-        };
-        process.on('SIGTERM', onSignal);
-        process.on('SIGINT', onSignal);
-      });
+      await runUntilSignal(service, logger);
     });
 
   query

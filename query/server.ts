@@ -2,7 +2,7 @@
  * The query service as a Fastify app, built by {@link buildQueryServer} from its dependencies so
  * tests can inject them. Read-only over Redis: every answer comes from the read models through
  * lib/read-models, and the live stream from the analytics group's Pub/Sub channel. The request
- * lifecycle is the ingestion service's (producers/http/server.ts):
+ * lifecycle is lib/http/app.ts's, shared with the ingestion service:
  *
  * 1. `onRequest`: authenticate (lib/http-auth.ts, scope `query`), then the rate limit, keyed by
  *    the caller or, for a refused credential, the client IP.
@@ -13,22 +13,20 @@
  * Every refusal has the same body, `{ error, message, fields? }`, from one error handler. Redis
  * being unreachable is a 503, never a 500; a 500 is a bug.
  */
-import { randomUUID } from 'node:crypto';
-import rateLimit from '@fastify/rate-limit';
-import swagger from '@fastify/swagger';
-import Fastify, { LogController } from 'fastify';
 import { ReplyError } from 'ioredis';
-import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance } from 'fastify';
 import type { AuthSettings, TributaryConfig } from '../lib/config.js';
-import { createAuthenticator, isAuthError, rateLimitKey, registerHttpAuth } from '../lib/http-auth.js';
+import { buildServiceApp } from '../lib/http/app.js';
+import type { MappedError } from '../lib/http/app.js';
+import { createAuthenticator } from '../lib/http-auth.js';
 import type { Authenticator } from '../lib/http-auth.js';
 import type { Logger } from '../lib/logger.js';
-import { createMetricsRegistry, instrumentHttp } from '../lib/metrics.js';
+import { createMetricsRegistry } from '../lib/metrics.js';
 import type { Registry } from '../lib/metrics.js';
 import type { ReadModelSource } from '../lib/read-models/source.js';
 import { analyticsUpdatesChannel } from '../lib/redis-keys.js';
-import { QueryErrorCodes, QueryHttpError, isQueryHttpError } from './http-error.js';
-import type { ErrorBody, FieldError, QueryErrorCode } from './http-error.js';
+import { QueryErrorCodes } from './http-error.js';
+import type { QueryErrorCode } from './http-error.js';
 import { swaggerOptions } from './openapi.js';
 import { createQueryMetrics } from './query-metrics.js';
 import type { QueryMetrics } from './query-metrics.js';
@@ -61,7 +59,6 @@ export interface QueryServer {
   readonly hub: StreamHub;
 }
 
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /**
  * Errors that mean a bug here, not a dependency being away (a 500): JavaScript's own, an error
  * reply from Redis (a wrong command or key type) and Fastify's own (a reply its schema rejects).
@@ -75,15 +72,26 @@ function isBug(err: FastifyError): boolean {
   );
 }
 
-/** Field errors from Fastify's JSON-Schema validation of params, query strings and headers. */
-function validationFields(err: FastifyError): FieldError[] {
-  return (err.validation ?? []).map((v) => {
-    const missing = (v.params as { missingProperty?: string } | undefined)?.missingProperty;
-    const path = [err.validationContext, ...v.instancePath.split('/').filter(Boolean), missing]
-      .filter(Boolean)
-      .join('.');
-    return { path, message: v.message ?? 'invalid' };
-  });
+/**
+ * Fastify's own 4xx errors, and everything that is not a bug: Redis unreachable, timed out or
+ * closing (ioredis's errors), or a 503 from below, all a 503 with Retry-After.
+ */
+function mapQueryError(
+  err: FastifyError,
+  logger: Logger,
+  reqId: string,
+): MappedError<QueryErrorCode> | undefined {
+  if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+    const code = err.statusCode === 404 ? QueryErrorCodes.NOT_FOUND : QueryErrorCodes.INVALID_REQUEST;
+    return { status: err.statusCode, body: { error: code, message: err.message } };
+  }
+  if (err.statusCode !== 503 && isBug(err)) return undefined;
+  logger.warn({ err: err.message, reqId }, 'read failed: dependency unavailable');
+  return {
+    status: 503,
+    body: { error: QueryErrorCodes.UNAVAILABLE, message: 'the read models are unavailable right now; retry' },
+    headers: { 'retry-after': '5' },
+  };
 }
 
 /** `/readyz`: Redis answers PING within `timeoutMs`; the answer is reused for a second. */
@@ -130,136 +138,38 @@ export async function buildQueryServer(options: QueryServerOptions): Promise<Que
     logger,
   });
 
-  const app = Fastify({
-    loggerInstance: logger as FastifyBaseLogger,
-    logController: new LogController({ disableRequestLogging: true }),
+  const app = await buildServiceApp<QueryErrorCode>({
+    logger,
+    authenticator,
+    registry,
     trustProxy: settings.trustProxy,
-    genReqId: (req) => {
-      const given = req.headers['x-request-id'];
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-    },
-    return503OnClosing: false,
     // Percent-encoded ids run longer than the 256 characters the schemas allow once decoded.
-    routerOptions: { maxParamLength: 1024 },
-    frameworkErrors: (err: FastifyError, _request: FastifyRequest, reply: FastifyReply) => {
-      const message =
-        err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path segment is too long' : 'the URL is malformed';
-      reply.code(err.statusCode ?? 400).send({ error: QueryErrorCodes.INVALID_REQUEST, message });
+    maxParamLength: 1024,
+    rateLimitPerMinute: settings.rateLimitPerMinute,
+    swagger: swaggerOptions(),
+    codes: {
+      invalidRequest: QueryErrorCodes.INVALID_REQUEST,
+      notFound: QueryErrorCodes.NOT_FOUND,
+      rateLimited: QueryErrorCodes.RATE_LIMITED,
+      unavailable: QueryErrorCodes.UNAVAILABLE,
+      internal: QueryErrorCodes.INTERNAL,
     },
-  });
-
-  // Graceful shutdown: new requests get 503, responses close their connections, live streams end.
-  let draining = false;
-  app.addHook('preClose', async () => {
-    draining = true;
-    await hub.close();
-  });
-  app.addHook('onRequest', async () => {
-    if (draining) {
-      throw new QueryHttpError(503, QueryErrorCodes.UNAVAILABLE, 'the service is shutting down; retry', [], {
-        'retry-after': '1',
-      });
-    }
-  });
-  app.addHook('onSend', async (request, reply) => {
-    reply.header('x-request-id', request.id);
-    if (draining) reply.header('connection', 'close');
-  });
-  app.addHook('onResponse', async (request, reply) => {
-    const entry = {
-      reqId: request.id,
-      method: request.method,
-      url: request.url,
-      status: reply.statusCode,
-      ms: Math.round(reply.elapsedTime),
-      principal: request.principal?.id,
-    };
-    if (reply.statusCode >= 500) logger.warn(entry, 'request failed');
-    else logger.debug(entry, 'request');
-  });
-
-  instrumentHttp(app, registry);
-  registerHttpAuth(app, authenticator);
-  if (settings.rateLimitPerMinute > 0) {
-    await app.register(rateLimit, {
-      max: settings.rateLimitPerMinute,
-      timeWindow: 60_000,
-      keyGenerator: rateLimitKey,
-      errorResponseBuilder: (_request, context) =>
-        new QueryHttpError(
-          429,
-          QueryErrorCodes.RATE_LIMITED,
-          `rate limit of ${context.max} requests per minute exceeded; retry in ${context.after}`,
-        ),
-    });
-  }
-  await app.register(swagger, swaggerOptions());
-
-  app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-    let status: number;
-    let body: ErrorBody;
-    if (isQueryHttpError(err)) {
-      status = err.statusCode;
-      body = {
-        error: err.code,
-        message: err.message,
-        ...(err.fields.length > 0 ? { fields: err.fields } : {}),
-      };
-      reply.headers(err.headers);
-    } else if (isAuthError(err)) {
-      status = err.statusCode;
-      body = { error: err.code, message: err.message };
-      reply.headers(err.headers);
-    } else if (err.validation) {
-      status = 400;
-      body = { error: QueryErrorCodes.INVALID_REQUEST, message: err.message, fields: validationFields(err) };
-    } else if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
-      status = err.statusCode;
-      const code: QueryErrorCode =
-        status === 404 ? QueryErrorCodes.NOT_FOUND : QueryErrorCodes.INVALID_REQUEST;
-      body = { error: code, message: err.message };
-    } else if (err.statusCode === 503 || !isBug(err)) {
-      // Redis unreachable, timed out or closing (ioredis's errors), or a 503 from below.
-      logger.warn({ err: err.message, reqId: request.id }, 'read failed: dependency unavailable');
-      status = 503;
-      body = {
-        error: QueryErrorCodes.UNAVAILABLE,
-        message: 'the read models are unavailable right now; retry',
-      };
-      reply.header('retry-after', '5');
-    } else {
-      logger.error({ err, reqId: request.id }, 'unexpected error');
-      status = 500;
-      body = { error: QueryErrorCodes.INTERNAL, message: 'internal error' };
-    }
-    if (request.routeOptions.config.scope === 'query') metrics.rejected.inc({ reason: body.error });
-    return reply.code(status).send(body);
-  });
-
-  app.setNotFoundHandler({}, (request, reply) => {
-    reply
-      .code(404)
-      .send({ error: QueryErrorCodes.NOT_FOUND, message: `no route ${request.method} ${request.url}` });
-  });
-
-  const publicRoute = { config: { rateLimit: false as const } };
-  app.get(
-    '/healthz',
-    { ...publicRoute, schema: { summary: 'The process is up', tags: ['health'] } },
-    async () => ({
-      status: 'ok',
-    }),
-  );
-  app.get(
-    '/readyz',
-    { ...publicRoute, schema: { summary: 'Redis is reachable', tags: ['health'] } },
-    async (_request, reply) => {
-      const redis = await readiness();
-      const ready = redis === 'ok';
-      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks: { redis } });
+    frameworkMessage: (err) =>
+      err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path segment is too long' : 'the URL is malformed',
+    mapError: (err, request) => mapQueryError(err, logger, request.id),
+    onRefused: (request, code) => {
+      if (request.routeOptions.config.scope === 'query') metrics.rejected.inc({ reason: code });
     },
-  );
-  app.get('/openapi.json', { ...publicRoute, schema: { hide: true } }, async () => app.swagger());
+    readiness: {
+      summary: 'Redis is reachable',
+      check: async () => {
+        const redis = await readiness();
+        return { ready: redis === 'ok', checks: { redis } };
+      },
+    },
+    // Live streams end first, so they do not hold the close open.
+    onDrain: () => hub.close(),
+  });
 
   registerQueryRoutes(app, { source, metrics, maxPageSize: settings.maxPageSize });
   registerAnalyticsRoutes(app, { source, metrics, defaultTopN: config.analytics.topN });

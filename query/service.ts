@@ -7,6 +7,7 @@
 import type { TributaryConfig } from '../lib/config.js';
 import { resolveAuth } from '../lib/http-auth.js';
 import type { ResolvedAuth } from '../lib/http-auth.js';
+import { listenService } from '../lib/http/service.js';
 import type { Logger } from '../lib/logger.js';
 import { openReadModelSource } from '../lib/read-models/source.js';
 import type { OwnedReadModelSource, PartitionCounts } from '../lib/read-models/source.js';
@@ -47,46 +48,20 @@ export async function startQueryService(options: QueryServiceOptions): Promise<Q
   let server: QueryServer;
   try {
     server = await buildQueryServer({ config, logger: options.logger, source, auth: auth.settings });
-    await server.app.listen({ host, port });
   } catch (err) {
     await source.close().catch(() => undefined);
     throw err;
   }
-  const address = server.app.server.address();
-  const boundPort = typeof address === 'object' && address !== null ? address.port : port;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
-  logger.info(
-    { url, auth: server.authenticator.mode, methods: server.authenticator.methods },
-    'query service listening',
-  );
-
-  let closing: Promise<boolean> | undefined;
-  const close = (): Promise<boolean> =>
-    (closing ??= (async () => {
-      const started = Date.now();
-      logger.info('shutting down: no new connections, ending streams, finishing requests in flight');
-      const graceful = (async () => {
-        await server.app.close();
-        await source.close();
-      })();
-      let timer: NodeJS.Timeout | undefined;
-      const outcome = await Promise.race([
-        graceful.then(
-          () => 'stopped' as const,
-          (err: unknown) => {
-            logger.error({ err }, 'error while shutting down');
-            return 'failed' as const;
-          },
-        ),
-        new Promise<'timed-out'>((resolve) => {
-          timer = setTimeout(() => resolve('timed-out'), config.query.shutdownTimeoutMs);
-        }),
-      ]).finally(() => clearTimeout(timer));
-      if (outcome === 'stopped') logger.info({ ms: Date.now() - started }, 'query service stopped');
-      if (outcome === 'timed-out')
-        logger.error({ timeoutMs: config.query.shutdownTimeoutMs }, 'shutdown timed out');
-      return outcome === 'stopped';
-    })());
-
-  return { ...server, url, source, auth, close };
+  const listening = await listenService({
+    app: server.app,
+    host,
+    port,
+    logger,
+    name: 'query service',
+    closingWhat: 'ending streams, finishing requests in flight',
+    shutdownTimeoutMs: config.query.shutdownTimeoutMs,
+    afterClose: () => source.close(),
+    describe: { auth: server.authenticator.mode, methods: server.authenticator.methods },
+  });
+  return { ...server, ...listening, source, auth };
 }

@@ -3,6 +3,8 @@
  * `{ error, message, fields? }` with a stable snake_case `error` code and, for invalid events, one
  * entry per bad value with its path (`data.email`, `[3].data.items[0].quantity`).
  */
+import { ServiceHttpError } from '../../lib/http/errors.js';
+import type { ErrorBody as SharedErrorBody, FieldError } from '../../lib/http/errors.js';
 
 /** The `error` codes of the ingestion service's responses. */
 export const HttpErrorCodes = {
@@ -24,33 +26,14 @@ export const HttpErrorCodes = {
 
 export type HttpErrorCode = (typeof HttpErrorCodes)[keyof typeof HttpErrorCodes];
 
-/** One bad value in a request body. */
-export interface FieldError {
-  /** Where the value is: `data.email`, `[3].data.items[0].sku`, `email` (resource routes). */
-  readonly path: string;
-  readonly message: string;
-}
+export type { FieldError } from '../../lib/http/errors.js';
 
 /** The body of every error response. */
-export interface ErrorBody {
-  readonly error: HttpErrorCode;
-  readonly message: string;
-  readonly fields?: readonly FieldError[];
-}
+export type ErrorBody = SharedErrorBody<HttpErrorCode>;
 
 /** A refusal with its HTTP status; the server's error handler turns it into an {@link ErrorBody}. */
-export class HttpError extends Error {
-  constructor(
-    readonly statusCode: number,
-    readonly code: HttpErrorCode,
-    message: string,
-    readonly fields: readonly FieldError[] = [],
-    readonly headers: Readonly<Record<string, string>> = {},
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'HttpError';
-  }
+export class HttpError extends ServiceHttpError<HttpErrorCode> {
+  override readonly name = 'HttpError';
 }
 
 /** True for a refusal raised on purpose by the ingestion routes. */

@@ -7,16 +7,10 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { CliContext } from '../../infra/stack-command.js';
+import { parsePort, runUntilSignal } from '../../lib/http/service.js';
 import { initLogger } from '../../lib/logger.js';
 import { startIngestService } from './service.js';
 import type { IngestService } from './service.js';
-
-function parsePort(value: string): number {
-  const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new Error(`invalid port ${JSON.stringify(value)}`);
-  return port;
-}
 
 /** Prints where the service listens and how to call it (the development key, when one is in use) to stderr. */
 export function printIngestBanner(service: IngestService): void {
@@ -60,21 +54,6 @@ export function registerIngestCommand(program: Command, ctx: CliContext): void {
         ...(opts.port === undefined ? {} : { port: opts.port }),
       });
       printIngestBanner(service);
-      await new Promise<void>((resolve) => {
-        let stopping = false;
-        const onSignal = (signal: NodeJS.Signals) => {
-          if (stopping) process.exit(130);
-          stopping = true;
-          logger.info({ signal }, 'signal received; a second one exits at once');
-          void service.close().then((ok) => {
-            process.off('SIGTERM', onSignal);
-            process.off('SIGINT', onSignal);
-            if (!ok) process.exitCode = 1;
-            resolve();
-          });
-        };
-        process.on('SIGTERM', onSignal);
-        process.on('SIGINT', onSignal);
-      });
+      await runUntilSignal(service, logger);
     });
 }

@@ -6,13 +6,15 @@
  * defaults (type coercion, removal of undeclared fields) would disagree with them.
  */
 import type { SwaggerOptions } from '@fastify/swagger';
+import { errorBodySchema, errorResponse, serviceSwaggerOptions } from '../../lib/http/openapi.js';
+import type { JsonSchema } from '../../lib/http/openapi.js';
 import { EVENT_TYPES, eventCatalog } from '../../schemas/catalog.js';
 import type { EventType } from '../../schemas/catalog.js';
 import type { AvroRecordSchema, AvroSchema } from '../../schemas/avro-schema.js';
 import { HttpErrorCodes } from './http-error.js';
 
-/** A JSON Schema (2020-12, as OpenAPI 3.1 uses) as plain data. */
-export type JsonSchema = Record<string, unknown>;
+export type { JsonSchema } from '../../lib/http/openapi.js';
+export { SECURED } from '../../lib/http/openapi.js';
 
 const INT_RANGE = { minimum: -(2 ** 31), maximum: 2 ** 31 - 1 };
 const LONG_RANGE = { minimum: Number.MIN_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER };
@@ -145,22 +147,7 @@ export function anyEnvelopeSchema(): JsonSchema {
 }
 
 /** The body of every error response. */
-export const ERROR_SCHEMA: JsonSchema = {
-  type: 'object',
-  required: ['error', 'message'],
-  properties: {
-    error: { type: 'string', enum: Object.values(HttpErrorCodes) },
-    message: { type: 'string' },
-    fields: {
-      type: 'array',
-      items: {
-        type: 'object',
-        required: ['path', 'message'],
-        properties: { path: { type: 'string' }, message: { type: 'string' } },
-      },
-    },
-  },
-};
+export const ERROR_SCHEMA: JsonSchema = errorBodySchema(Object.values(HttpErrorCodes));
 
 /** `202`: the ids of the events the broker acknowledged, in request order. */
 export function acceptedSchema(extra: Record<string, JsonSchema> = {}): JsonSchema {
@@ -172,50 +159,29 @@ export function acceptedSchema(extra: Record<string, JsonSchema> = {}): JsonSche
   };
 }
 
-function errorResponse(description: string): JsonSchema {
-  return { description, ...ERROR_SCHEMA };
-}
-
 /** The error responses every ingestion route may give. */
 export function ingestErrorResponses(): Record<string, JsonSchema> {
   return {
-    400: errorResponse('Invalid JSON or an invalid event; `fields` names each bad value.'),
-    401: errorResponse('Missing or invalid API key or token.'),
-    403: errorResponse('The credential lacks the `ingest` scope.'),
-    413: errorResponse('Body larger than the limit, or more events than a batch may hold.'),
-    415: errorResponse('Unsupported Content-Type.'),
-    429: errorResponse('Rate limit exceeded; see Retry-After.'),
+    400: errorResponse(ERROR_SCHEMA, 'Invalid JSON or an invalid event; `fields` names each bad value.'),
+    401: errorResponse(ERROR_SCHEMA, 'Missing or invalid API key or token.'),
+    403: errorResponse(ERROR_SCHEMA, 'The credential lacks the `ingest` scope.'),
+    413: errorResponse(ERROR_SCHEMA, 'Body larger than the limit, or more events than a batch may hold.'),
+    415: errorResponse(ERROR_SCHEMA, 'Unsupported Content-Type.'),
+    429: errorResponse(ERROR_SCHEMA, 'Rate limit exceeded; see Retry-After.'),
     503: errorResponse(
+      ERROR_SCHEMA,
       'Kafka or the schema registry is unavailable, or the service is shutting down. Retry later.',
     ),
   };
 }
 
-/** Options of `@fastify/swagger`: OpenAPI 3.1, bearer (API key or JWT) and X-API-Key security. */
+/** Options of `@fastify/swagger` for the ingestion API. */
 export function swaggerOptions(): SwaggerOptions {
-  return {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'Tributary ingestion API',
-        version: '1.0.0',
-        description:
-          'Publishes typed domain events to Kafka (Avro, Confluent wire format). A `202` is sent only ' +
-          'once the broker acknowledged every event of the request.',
-      },
-      components: {
-        securitySchemes: {
-          bearer: {
-            type: 'http',
-            scheme: 'bearer',
-            description: 'An API key, or a JWT with scope `ingest`',
-          },
-          apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
-        },
-      },
-    },
-  };
+  return serviceSwaggerOptions({
+    title: 'Tributary ingestion API',
+    description:
+      'Publishes typed domain events to Kafka (Avro, Confluent wire format). A `202` is sent only ' +
+      'once the broker acknowledged every event of the request.',
+    scope: 'ingest',
+  });
 }
-
-/** The security requirement of a route that needs a credential. */
-export const SECURED: readonly Record<string, string[]>[] = [{ bearer: [] }, { apiKey: [] }];

@@ -1,6 +1,7 @@
 /**
  * The HTTP ingestion service as a Fastify app, built by {@link buildIngestServer} from its
- * dependencies so tests can inject them. Request lifecycle:
+ * dependencies so tests can inject them, on lib/http/app.ts (shared with the query service). Request
+ * lifecycle:
  *
  * 1. `onRequest`: authenticate the credential (lib/http-auth.ts), then the rate limit, keyed by
  *    the caller (API key name, token subject) or, for a refused credential, the client IP.
@@ -11,19 +12,17 @@
  * Every refusal has the same body, `{ error, message, fields? }`, from one error handler; nothing
  * reaches the client as a 500 unless it is a bug.
  */
-import { randomUUID } from 'node:crypto';
-import rateLimit from '@fastify/rate-limit';
-import swagger from '@fastify/swagger';
-import Fastify, { LogController } from 'fastify';
-import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance } from 'fastify';
 import type { AuthSettings, TributaryConfig } from '../../lib/config.js';
-import { createAuthenticator, isAuthError, rateLimitKey, registerHttpAuth } from '../../lib/http-auth.js';
+import { buildServiceApp } from '../../lib/http/app.js';
+import type { MappedError } from '../../lib/http/app.js';
+import { createAuthenticator } from '../../lib/http-auth.js';
 import type { Authenticator } from '../../lib/http-auth.js';
 import type { Logger } from '../../lib/logger.js';
-import { createMetricsRegistry, instrumentHttp } from '../../lib/metrics.js';
+import { createMetricsRegistry } from '../../lib/metrics.js';
 import type { Registry } from '../../lib/metrics.js';
-import { HttpError, HttpErrorCodes, isHttpError } from './http-error.js';
-import type { ErrorBody, FieldError, HttpErrorCode } from './http-error.js';
+import { HttpErrorCodes } from './http-error.js';
+import type { HttpErrorCode } from './http-error.js';
 import { createIngestMetrics } from './ingest-metrics.js';
 import type { IngestMetrics } from './ingest-metrics.js';
 import { swaggerOptions } from './openapi.js';
@@ -55,8 +54,6 @@ export interface IngestServer {
   readonly authenticator: Authenticator;
 }
 
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
 /** Maps Fastify's own errors (body parsing, schema validation) to our codes. */
 function fastifyErrorCode(err: FastifyError, status: number): HttpErrorCode {
   switch (err.code) {
@@ -77,15 +74,23 @@ function fastifyErrorCode(err: FastifyError, status: number): HttpErrorCode {
   }
 }
 
-/** Field errors from Fastify's JSON-Schema validation of params and query strings. */
-function validationFields(err: FastifyError): FieldError[] {
-  return (err.validation ?? []).map((v) => {
-    const missing = (v.params as { missingProperty?: string } | undefined)?.missingProperty;
-    const path = [err.validationContext, ...v.instancePath.split('/').filter(Boolean), missing]
-      .filter(Boolean)
-      .join('.');
-    return { path, message: v.message ?? 'invalid' };
-  });
+/** Fastify's own 4xx errors (body parsing, limits) and 503s as the ingestion service answers them. */
+function mapIngestError(err: FastifyError, bodyLimitBytes: number): MappedError<HttpErrorCode> | undefined {
+  if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+    const code = fastifyErrorCode(err, err.statusCode);
+    const message =
+      code === HttpErrorCodes.PAYLOAD_TOO_LARGE
+        ? `the body exceeds ${bodyLimitBytes} bytes`
+        : code === HttpErrorCodes.UNSUPPORTED_MEDIA_TYPE
+          ? 'Content-Type must be application/json (or application/x-ndjson on /events/batch)'
+          : code === HttpErrorCodes.INVALID_JSON
+            ? 'the body is not valid JSON'
+            : err.message;
+    return { status: err.statusCode, body: { error: code, message } };
+  }
+  if (err.statusCode === 503)
+    return { status: 503, body: { error: HttpErrorCodes.UNAVAILABLE, message: err.message } };
+  return undefined;
 }
 
 /** Builds the ingestion app (routes, auth, rate limit, OpenAPI, health, metrics); does not listen. */
@@ -101,144 +106,36 @@ export async function buildIngestServer(options: IngestServerOptions): Promise<I
     logger,
   );
 
-  const app = Fastify({
-    loggerInstance: logger as FastifyBaseLogger,
-    // Our own onResponse log below replaces Fastify's two info lines per request.
-    logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: settings.bodyLimitBytes,
+  const app = await buildServiceApp<HttpErrorCode>({
+    logger,
+    authenticator,
+    registry,
     trustProxy: settings.trustProxy,
-    genReqId: (req) => {
-      const given = req.headers['x-request-id'];
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-    },
-    // Draining is ours (below), so that its 503 has the same body as every other refusal.
-    return503OnClosing: false,
+    bodyLimitBytes: settings.bodyLimitBytes,
     // User ids up to 256 characters, as the route schemas say (the router's default is 100).
-    routerOptions: { maxParamLength: 256 },
-    // URLs the router refuses before any route runs: same error body as everything else.
-    frameworkErrors: (err: FastifyError, _request: FastifyRequest, reply: FastifyReply) => {
-      const status = err.statusCode ?? 400;
-      const message =
-        err.code === 'FST_ERR_MAX_PARAM_LENGTH'
-          ? 'a path segment is longer than 256 characters'
-          : 'the URL is malformed';
-      reply.code(status).send({ error: HttpErrorCodes.INVALID_REQUEST, message });
+    maxParamLength: 256,
+    rateLimitPerMinute: settings.rateLimitPerMinute,
+    swagger: swaggerOptions(),
+    codes: {
+      invalidRequest: HttpErrorCodes.INVALID_REQUEST,
+      notFound: HttpErrorCodes.NOT_FOUND,
+      rateLimited: HttpErrorCodes.RATE_LIMITED,
+      unavailable: HttpErrorCodes.UNAVAILABLE,
+      internal: HttpErrorCodes.INTERNAL,
+    },
+    frameworkMessage: (err) =>
+      err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+        ? 'a path segment is longer than 256 characters'
+        : 'the URL is malformed',
+    mapError: (err) => mapIngestError(err, settings.bodyLimitBytes),
+    onRefused: (request, code) => {
+      if (request.routeOptions.config.scope === 'ingest') metrics.rejected.inc({ reason: code });
+    },
+    readiness: {
+      summary: 'Kafka and the schema registry are reachable',
+      check: () => readiness.check(),
     },
   });
-
-  // Graceful shutdown: once `close()` starts, new requests get 503, and every response (including
-  // those of requests in flight) closes its connection, so the server is not kept open by idle
-  // keep-alive sockets until their timeout.
-  let draining = false;
-  app.addHook('preClose', async () => {
-    draining = true;
-  });
-  app.addHook('onRequest', async () => {
-    if (draining) {
-      throw new HttpError(503, HttpErrorCodes.UNAVAILABLE, 'the service is shutting down; retry', [], {
-        'retry-after': '1',
-      });
-    }
-  });
-  app.addHook('onSend', async (request, reply) => {
-    reply.header('x-request-id', request.id);
-    if (draining) reply.header('connection', 'close');
-  });
-  app.addHook('onResponse', async (request, reply) => {
-    const entry = {
-      reqId: request.id,
-      method: request.method,
-      url: request.url,
-      status: reply.statusCode,
-      ms: Math.round(reply.elapsedTime),
-      principal: request.principal?.id,
-    };
-    if (reply.statusCode >= 500) logger.warn(entry, 'request failed');
-    else logger.debug(entry, 'request');
-  });
-
-  instrumentHttp(app, registry);
-  registerHttpAuth(app, authenticator);
-  if (settings.rateLimitPerMinute > 0) {
-    await app.register(rateLimit, {
-      max: settings.rateLimitPerMinute,
-      timeWindow: 60_000,
-      keyGenerator: rateLimitKey,
-      errorResponseBuilder: (_request, context) =>
-        new HttpError(
-          429,
-          HttpErrorCodes.RATE_LIMITED,
-          `rate limit of ${context.max} requests per minute exceeded; retry in ${context.after}`,
-        ),
-    });
-  }
-  await app.register(swagger, swaggerOptions());
-
-  app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-    let status: number;
-    let body: ErrorBody;
-    if (isHttpError(err)) {
-      status = err.statusCode;
-      body = {
-        error: err.code,
-        message: err.message,
-        ...(err.fields.length > 0 ? { fields: err.fields } : {}),
-      };
-      reply.headers(err.headers);
-    } else if (isAuthError(err)) {
-      status = err.statusCode;
-      body = { error: err.code, message: err.message };
-      reply.headers(err.headers);
-    } else if (err.validation) {
-      status = 400;
-      body = { error: HttpErrorCodes.INVALID_REQUEST, message: err.message, fields: validationFields(err) };
-    } else if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
-      status = err.statusCode;
-      const code = fastifyErrorCode(err, status);
-      const message =
-        code === HttpErrorCodes.PAYLOAD_TOO_LARGE
-          ? `the body exceeds ${settings.bodyLimitBytes} bytes`
-          : code === HttpErrorCodes.UNSUPPORTED_MEDIA_TYPE
-            ? 'Content-Type must be application/json (or application/x-ndjson on /events/batch)'
-            : code === HttpErrorCodes.INVALID_JSON
-              ? 'the body is not valid JSON'
-              : err.message;
-      body = { error: code, message };
-    } else if (err.statusCode === 503) {
-      status = 503;
-      body = { error: HttpErrorCodes.UNAVAILABLE, message: err.message };
-    } else {
-      logger.error({ err, reqId: request.id }, 'unexpected error');
-      status = 500;
-      body = { error: HttpErrorCodes.INTERNAL, message: 'internal error' };
-    }
-    if (request.routeOptions.config.scope === 'ingest') metrics.rejected.inc({ reason: body.error });
-    return reply.code(status).send(body);
-  });
-
-  app.setNotFoundHandler({}, (request, reply) => {
-    reply
-      .code(404)
-      .send({ error: HttpErrorCodes.NOT_FOUND, message: `no route ${request.method} ${request.url}` });
-  });
-
-  const publicRoute = { config: { rateLimit: false as const } };
-  app.get(
-    '/healthz',
-    { ...publicRoute, schema: { summary: 'The process is up', tags: ['health'] } },
-    async () => ({ status: 'ok' }),
-  );
-  app.get(
-    '/readyz',
-    { ...publicRoute, schema: { summary: 'Kafka and the schema registry are reachable', tags: ['health'] } },
-    async (_request, reply) => {
-      const report = await readiness.check();
-      return reply
-        .code(report.ready ? 200 : 503)
-        .send({ status: report.ready ? 'ready' : 'not_ready', checks: report.checks });
-    },
-  );
-  app.get('/openapi.json', { ...publicRoute, schema: { hide: true } }, async () => app.swagger());
 
   registerIngestRoutes(app, { publisher, metrics, batchMaxEvents: settings.batchMaxEvents, logger });
   app.addHook('onClose', async () => {

@@ -7,6 +7,7 @@
 import type { TributaryConfig } from '../../lib/config.js';
 import { resolveAuth } from '../../lib/http-auth.js';
 import type { ResolvedAuth } from '../../lib/http-auth.js';
+import { listenService } from '../../lib/http/service.js';
 import type { Logger } from '../../lib/logger.js';
 import { Publisher } from '../publisher.js';
 import type { PublisherOptions } from '../publisher.js';
@@ -45,47 +46,24 @@ export async function startIngestService(options: IngestServiceOptions): Promise
   let server: IngestServer;
   try {
     server = await buildIngestServer({ config, logger: options.logger, publisher, auth: auth.settings });
-    await server.app.listen({ host, port });
   } catch (err) {
     await publisher.close().catch(() => undefined);
     throw err;
   }
-  const address = server.app.server.address();
-  const boundPort = typeof address === 'object' && address !== null ? address.port : port;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
-  logger.info(
-    { url, auth: server.authenticator.mode, methods: server.authenticator.methods, engine: publisher.engine },
-    'ingestion service listening',
-  );
-
-  let closing: Promise<boolean> | undefined;
-  const close = (): Promise<boolean> =>
-    (closing ??= (async () => {
-      const started = Date.now();
-      logger.info('shutting down: no new connections, finishing requests in flight');
-      const graceful = (async () => {
-        await server.app.close();
-        await publisher.close();
-      })();
-      let timer: NodeJS.Timeout | undefined;
-      const outcome = await Promise.race([
-        graceful.then(
-          () => 'stopped' as const,
-          (err: unknown) => {
-            logger.error({ err }, 'error while shutting down');
-            return 'failed' as const;
-          },
-        ),
-        new Promise<'timed-out'>((resolve) => {
-          timer = setTimeout(() => resolve('timed-out'), config.ingest.shutdownTimeoutMs);
-        }),
-      ]).finally(() => clearTimeout(timer));
-      if (outcome === 'stopped') logger.info({ ms: Date.now() - started }, 'ingestion service stopped');
-      if (outcome === 'timed-out') {
-        logger.error({ timeoutMs: config.ingest.shutdownTimeoutMs }, 'shutdown timed out');
-      }
-      return outcome === 'stopped';
-    })());
-
-  return { ...server, url, publisher, auth, close };
+  const listening = await listenService({
+    app: server.app,
+    host,
+    port,
+    logger,
+    name: 'ingestion service',
+    closingWhat: 'finishing requests in flight',
+    shutdownTimeoutMs: config.ingest.shutdownTimeoutMs,
+    afterClose: () => publisher.close(),
+    describe: {
+      auth: server.authenticator.mode,
+      methods: server.authenticator.methods,
+      engine: publisher.engine,
+    },
+  });
+  return { ...server, ...listening, publisher, auth };
 }
