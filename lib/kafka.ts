@@ -17,18 +17,25 @@ const levelNames: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
  * one of those. They are logged at info; a condition that persists surfaces as a failed call.
  */
 const TRANSIENT =
-  /coordinator is (loading|not available)|not the correct coordinator|leader(ship)? (not available|election)|There is no leader|Restarting the consumer|This server does not host this topic-partition/i;
+  /coordinator is (loading|not available)|not the correct coordinator|leader(ship)? (not available|election)|There is no leader|Restarting the consumer|This server does not host this topic-partition|not the leader for that topic-partition/i;
+
+/** The pino method for a KafkaJS log entry: its own level, except transient conditions at info. */
+export function kafkajsLogMethod(
+  level: number,
+  message: string,
+  error?: unknown,
+): 'error' | 'warn' | 'info' | 'debug' {
+  const method = levelNames[level] ?? 'info';
+  if (method === 'error' && (TRANSIENT.test(message) || TRANSIENT.test(String(error ?? '')))) return 'info';
+  return method;
+}
 
 /** Bridges KafkaJS's logger into pino so all logs share one format. */
 function pinoLogCreator(logger: Logger) {
   return () =>
     ({ namespace, level, log }: LogEntry) => {
       const { message, ...extra } = log;
-      let method = levelNames[level] ?? 'info';
-      if (method === 'error' && (TRANSIENT.test(message) || TRANSIENT.test(String(extra.error ?? '')))) {
-        method = 'info';
-      }
-      logger[method]({ namespace, ...extra }, message);
+      logger[kafkajsLogMethod(level, message, extra.error)]({ namespace, ...extra }, message);
     };
 }
 
