@@ -1,4 +1,5 @@
 /** Plain-text tables and value formats for `tributary query` (pure; unit-tested). */
+import { currencyDigits } from '../lib/currency.js';
 import type { Metric, MetricAnswer } from './analytics-read.js';
 
 /** Rows under a header, columns padded to their widest cell; numbers (and money) right-aligned. */
@@ -24,24 +25,6 @@ export function formatPairs(pairs: readonly (readonly [string, string])[]): stri
 /** Epoch ms as an ISO-8601 UTC date-time, or `-` for none. */
 export function formatTime(ms: number | undefined): string {
   return ms === undefined || !Number.isFinite(ms) ? '-' : new Date(ms).toISOString();
-}
-
-const digitsCache = new Map<string, number>();
-
-/** Decimal places of a currency's minor unit (2 for EUR, 0 for JPY); 2 for unknown codes. */
-export function currencyDigits(currency: string): number {
-  let digits = digitsCache.get(currency);
-  if (digits === undefined) {
-    try {
-      digits =
-        new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions()
-          .maximumFractionDigits ?? 2;
-    } catch {
-      digits = 2;
-    }
-    digitsCache.set(currency, digits);
-  }
-  return digits;
 }
 
 /** An amount in minor units as `12.34 EUR` (exact: no floating-point division). */

@@ -4,7 +4,8 @@
  * in major units.
  */
 import { describe, expect, it } from 'vitest';
-import { formatMoney, minorDigits, toMajor } from '../../query/dashboard/client/format.js';
+import { formatMoney, toMajor } from '../../query/dashboard/client/format.js';
+import { currencyDigits } from '../../lib/currency.js';
 import { EventStreamParser, type SseMessage } from '../../query/dashboard/client/event-stream.js';
 
 function parse(chunks: readonly string[]): { messages: SseMessage[]; parser: EventStreamParser } {
@@ -42,9 +43,9 @@ describe('dashboard event-stream parser', () => {
 
 describe('dashboard money', () => {
   it('shows minor units as major units of the currency, with its own number of digits', () => {
-    expect(minorDigits('EUR')).toBe(2);
-    expect(minorDigits('JPY')).toBe(0);
-    expect(minorDigits('BHD')).toBe(3);
+    expect(currencyDigits('EUR')).toBe(2);
+    expect(currencyDigits('JPY')).toBe(0);
+    expect(currencyDigits('BHD')).toBe(3);
     expect(toMajor(123456, 'EUR')).toBe(1234.56);
     expect(toMajor(1500, 'JPY')).toBe(1500);
     expect(formatMoney(123456, 'EUR')).toMatch(/1,?234[.,]56/);

@@ -4,27 +4,11 @@
  * digits comes from Intl (2 for EUR, 0 for JPY, 3 for BHD), never from a guess.
  */
 
-const digitsCache = new Map<string, number>();
-
-/** Minor-unit digits of `currency` (2 when the browser does not know the code). */
-export function minorDigits(currency: string): number {
-  let digits = digitsCache.get(currency);
-  if (digits === undefined) {
-    try {
-      digits =
-        new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions()
-          .maximumFractionDigits ?? 2;
-    } catch {
-      digits = 2;
-    }
-    digitsCache.set(currency, digits);
-  }
-  return digits;
-}
+import { currencyDigits } from '../../../lib/currency.js';
 
 /** `amount` minor units of `currency` in major units (12345 EUR → 123.45). */
 export function toMajor(amount: number, currency: string): number {
-  return amount / 10 ** minorDigits(currency);
+  return amount / 10 ** currencyDigits(currency);
 }
 
 /** `12345, 'EUR'` → `€123.45`; an unknown code is shown after the number (`123.45 XTS`). */
@@ -39,7 +23,7 @@ export function formatMoney(amount: number, currency: string, options: { compact
         : {}),
     }).format(major);
   } catch {
-    return `${major.toFixed(minorDigits(currency))} ${currency}`;
+    return `${major.toFixed(currencyDigits(currency))} ${currency}`;
   }
 }
 
