@@ -15,12 +15,19 @@ import {
   type AnalyticsWindowView,
 } from '../../lib/read-models/analytics.js';
 import { ProjectionKeys, progressKey } from '../../lib/redis-keys.js';
-import { generateEvents, prng } from '../../producers/generator.js';
+import { prng } from '../../producers/generator.js';
 import { Publisher } from '../../producers/publisher.js';
 import { WindowResultCodec } from '../../schemas/analytics-window.js';
 import { EventCodec } from '../../schemas/codec.js';
 import { createSchemaRegistryClient } from '../../schemas/registry.js';
-import { analyticsOracle, hllEstimate, topPages } from '../helpers/analytics-oracle.js';
+import {
+  ANALYTICS_ENV,
+  T0,
+  TOP_N,
+  analyticsStream,
+  analyticsTestOracle,
+} from '../helpers/analytics-fixture.js';
+import { hllEstimate, topPages } from '../helpers/analytics-oracle.js';
 import { evictGroupMembers } from '../helpers/consumer-group.js';
 import { spawnConsumer, warnIfStaleBuild } from '../helpers/consumer-process.js';
 import { faultSeed } from '../helpers/fault-seed.js';
@@ -28,57 +35,21 @@ import { readTopic } from '../helpers/read-topic.js';
 import { cleanupTopics, testAdmin, testConfig, testLogger, testRedis } from '../helpers/stack.js';
 import { until } from '../helpers/until.js';
 
-const T0 = Date.UTC(2026, 0, 1);
 const KILLS = 4;
-const TOP_N = 3;
-const ENV = {
-  TRIBUTARY_ANALYTICS_TUMBLING_MS: '1000',
-  TRIBUTARY_ANALYTICS_HOPPING_SIZE_MS: '5000',
-  TRIBUTARY_ANALYTICS_HOPPING_ADVANCE_MS: '1000',
-  TRIBUTARY_ANALYTICS_ALLOWED_LATENESS_MS: '500',
-  TRIBUTARY_ANALYTICS_GRACE_MS: '500',
-  TRIBUTARY_ANALYTICS_RETENTION_MS: '3600000',
-  TRIBUTARY_ANALYTICS_TOP_N: String(TOP_N),
-  TRIBUTARY_ANALYTICS_IDLE_TIMEOUT_MS: '1500',
-  TRIBUTARY_ANALYTICS_FINALIZE_INTERVAL_MS: '200',
-};
 
 describe('analytics group under kill -9', () => {
   it('counts every event exactly once and emits every final window across crashes', async () => {
     warnIfStaleBuild();
     const seed = faultSeed('analytics-kill9');
-    const base = testConfig({ TRIBUTARY_TOPIC_PARTITIONS: '3', ...ENV });
+    const base = testConfig({ TRIBUTARY_TOPIC_PARTITIONS: '3', ...ANALYTICS_ENV });
     const { redis, prefix } = testRedis(base);
     const config = { ...base, redis: { ...base.redis, keyPrefix: prefix } };
     const admin = await testAdmin(config);
     cleanupTopics(config, admin);
     await provisionTopics(admin, config, testLogger());
 
-    const events = [
-      ...generateEvents(
-        {
-          seed,
-          users: 300,
-          pages: 40,
-          startTime: T0,
-          intervalMs: 10,
-          outOfOrderFraction: 0.1,
-          outOfOrderMaxMs: 1_500,
-          lateFraction: 0.02,
-          lateByMs: 8_000,
-        },
-        60_000,
-      ),
-    ].map((g) => g.event);
-    const oracle = analyticsOracle(events, {
-      topicPrefix: config.topics.prefix,
-      partitions: 3,
-      tumblingMs: 1000,
-      hoppingSizeMs: 5000,
-      hoppingAdvanceMs: 1000,
-      allowedLatenessMs: 500,
-      graceMs: 500,
-    });
+    const events = analyticsStream(seed, 300, 40, 60_000);
+    const oracle = analyticsTestOracle(events, config.topics.prefix, 3);
     const publisher = await Publisher.create(config, testLogger());
     onTestFinished(() => publisher.close());
     for (let i = 0; i < events.length; i += 5_000) await publisher.publishBatch(events.slice(i, i + 5_000));
@@ -97,7 +68,7 @@ describe('analytics group under kill -9', () => {
     // a batch (decoding, producing late events, inside the fenced script, finalizing).
     const random = prng(seed);
     const points = Array.from({ length: KILLS }, () => 0.1 + 0.8 * random()).sort((a, b) => a - b);
-    const env = { ...ENV, TRIBUTARY_CONSUMER_HTTP_PORT: '0' };
+    const env = { ...ANALYTICS_ENV, TRIBUTARY_CONSUMER_HTTP_PORT: '0' };
     const groupId = `${config.topics.prefix}tributary-analytics.v1`;
     const started = Date.now();
     const kills: { at: number; applied: number }[] = [];

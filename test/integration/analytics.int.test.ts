@@ -23,14 +23,19 @@ import {
   analyticsUpdatesChannel,
   progressKey,
 } from '../../lib/redis-keys.js';
-import { generateEvents } from '../../producers/generator.js';
 import { createEvent, type TributaryEvent } from '../../schemas/catalog.js';
 import { Publisher } from '../../producers/publisher.js';
 import { WindowResultCodec } from '../../schemas/analytics-window.js';
 import { EventCodec } from '../../schemas/codec.js';
 import { createSchemaRegistryClient } from '../../schemas/registry.js';
 import {
-  analyticsOracle,
+  ANALYTICS_ENV,
+  T0,
+  TOP_N,
+  analyticsStream,
+  analyticsTestOracle,
+} from '../helpers/analytics-fixture.js';
+import {
   closeToExact,
   partitionFor,
   topPages,
@@ -40,20 +45,6 @@ import {
 import { readTopic } from '../helpers/read-topic.js';
 import { cleanupTopics, testAdmin, testConfig, testLogger, testRedis } from '../helpers/stack.js';
 import { until } from '../helpers/until.js';
-
-const T0 = Date.UTC(2026, 0, 1);
-const TOP_N = 3;
-const ANALYTICS_ENV = {
-  TRIBUTARY_ANALYTICS_TUMBLING_MS: '1000',
-  TRIBUTARY_ANALYTICS_HOPPING_SIZE_MS: '5000',
-  TRIBUTARY_ANALYTICS_HOPPING_ADVANCE_MS: '1000',
-  TRIBUTARY_ANALYTICS_ALLOWED_LATENESS_MS: '500',
-  TRIBUTARY_ANALYTICS_GRACE_MS: '500',
-  TRIBUTARY_ANALYTICS_RETENTION_MS: '3600000',
-  TRIBUTARY_ANALYTICS_TOP_N: String(TOP_N),
-  TRIBUTARY_ANALYTICS_IDLE_TIMEOUT_MS: '1500',
-  TRIBUTARY_ANALYTICS_FINALIZE_INTERVAL_MS: '200',
-};
 
 /** Compares one window read from Redis with the oracle's (or with nothing, for an empty window). */
 function expectWindow(
@@ -85,31 +76,8 @@ describe('analytics consumer group', () => {
     cleanupTopics(config, admin);
     await provisionTopics(admin, config, testLogger());
 
-    const events = [
-      ...generateEvents(
-        {
-          seed: 7,
-          users: 200,
-          pages: 40,
-          startTime: T0,
-          intervalMs: 10,
-          outOfOrderFraction: 0.1,
-          outOfOrderMaxMs: 1_500,
-          lateFraction: 0.02,
-          lateByMs: 8_000,
-        },
-        20_000,
-      ),
-    ].map((g) => g.event);
-    const oracle = analyticsOracle(events, {
-      topicPrefix: config.topics.prefix,
-      partitions: 3,
-      tumblingMs: 1000,
-      hoppingSizeMs: 5000,
-      hoppingAdvanceMs: 1000,
-      allowedLatenessMs: 500,
-      graceMs: 500,
-    });
+    const events = analyticsStream(7, 200, 40, 20_000);
+    const oracle = analyticsTestOracle(events, config.topics.prefix, 3);
     // The stream must exercise every rule: late for every window, late for some windows only.
     expect(oracle.late.size).toBeGreaterThan(100);
     expect([...oracle.late.values()].some((ids) => ids.length < 6)).toBe(true);

@@ -9,30 +9,17 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { analyticsProjection } from '../../consumers/analytics/analytics-projection.js';
 import { startQueryService } from '../../query/service.js';
 import type { QueryService } from '../../query/service.js';
-import { generateEvents } from '../../producers/generator.js';
 import {
-  analyticsOracle,
-  topPages,
-  type AnalyticsOracle,
-  type OracleWindow,
-} from '../helpers/analytics-oracle.js';
+  ANALYTICS_ENV,
+  T0,
+  TOP_N,
+  analyticsStream,
+  analyticsTestOracle,
+} from '../helpers/analytics-fixture.js';
+import { topPages, type AnalyticsOracle, type OracleWindow } from '../helpers/analytics-oracle.js';
 import { QUERY_KEY, buildReadModels, queryFixture, type QueryFixture } from '../helpers/query-fixture.js';
 import { testLogger } from '../helpers/stack.js';
 import { until } from '../helpers/until.js';
-
-const T0 = Date.UTC(2026, 0, 1);
-const TOP_N = 3;
-const ANALYTICS_ENV = {
-  TRIBUTARY_ANALYTICS_TUMBLING_MS: '1000',
-  TRIBUTARY_ANALYTICS_HOPPING_SIZE_MS: '5000',
-  TRIBUTARY_ANALYTICS_HOPPING_ADVANCE_MS: '1000',
-  TRIBUTARY_ANALYTICS_ALLOWED_LATENESS_MS: '500',
-  TRIBUTARY_ANALYTICS_GRACE_MS: '500',
-  TRIBUTARY_ANALYTICS_RETENTION_MS: '3600000',
-  TRIBUTARY_ANALYTICS_TOP_N: String(TOP_N),
-  TRIBUTARY_ANALYTICS_IDLE_TIMEOUT_MS: '1500',
-  TRIBUTARY_ANALYTICS_FINALIZE_INTERVAL_MS: '200',
-};
 
 interface Answer {
   from: number;
@@ -105,31 +92,8 @@ describe('query service: analytics', () => {
       }
     })();
 
-    const events = [
-      ...generateEvents(
-        {
-          seed: 31,
-          users: 150,
-          pages: 30,
-          startTime: T0,
-          intervalMs: 10,
-          outOfOrderFraction: 0.1,
-          outOfOrderMaxMs: 1_500,
-          lateFraction: 0.02,
-          lateByMs: 8_000,
-        },
-        8_000,
-      ),
-    ].map((g) => g.event);
-    const oracle = analyticsOracle(events, {
-      topicPrefix: f.config.topics.prefix,
-      partitions: f.partitions,
-      tumblingMs: 1000,
-      hoppingSizeMs: 5000,
-      hoppingAdvanceMs: 1000,
-      allowedLatenessMs: 500,
-      graceMs: 500,
-    });
+    const events = analyticsStream(31, 150, 30, 8_000);
+    const oracle = analyticsTestOracle(events, f.config.topics.prefix, f.partitions);
     await buildReadModels(f, events, [analyticsProjection]);
 
     const span = `from=${T0 - 30_000}&to=${T0 + 120_000}`;

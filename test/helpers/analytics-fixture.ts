@@ -1,0 +1,63 @@
+/**
+ * The analytics tests' shared setting: small windows (1 s tumbling, 5 s / 1 s hopping, 500 ms
+ * lateness and grace) so a generated stream of a few thousand events spans many windows, a stream
+ * with out-of-order and late events, and the oracle configured to match.
+ */
+import { generateEvents } from '../../producers/generator.js';
+import type { TributaryEvent } from '../../schemas/catalog.js';
+import { analyticsOracle, type AnalyticsOracle } from './analytics-oracle.js';
+
+/** Event time of the first generated event. */
+export const T0 = Date.UTC(2026, 0, 1);
+/** Pages kept per window. */
+export const TOP_N = 3;
+
+/** The analytics settings of the tests, as environment variables. */
+export const ANALYTICS_ENV = {
+  TRIBUTARY_ANALYTICS_TUMBLING_MS: '1000',
+  TRIBUTARY_ANALYTICS_HOPPING_SIZE_MS: '5000',
+  TRIBUTARY_ANALYTICS_HOPPING_ADVANCE_MS: '1000',
+  TRIBUTARY_ANALYTICS_ALLOWED_LATENESS_MS: '500',
+  TRIBUTARY_ANALYTICS_GRACE_MS: '500',
+  TRIBUTARY_ANALYTICS_RETENTION_MS: '3600000',
+  TRIBUTARY_ANALYTICS_TOP_N: String(TOP_N),
+  TRIBUTARY_ANALYTICS_IDLE_TIMEOUT_MS: '1500',
+  TRIBUTARY_ANALYTICS_FINALIZE_INTERVAL_MS: '200',
+} as const;
+
+/** `count` generated events from T0, 10 ms apart, 10 % out of order by ≤ 1.5 s and 2 % late by 8 s. */
+export function analyticsStream(seed: number, users: number, pages: number, count: number): TributaryEvent[] {
+  return [
+    ...generateEvents(
+      {
+        seed,
+        users,
+        pages,
+        startTime: T0,
+        intervalMs: 10,
+        outOfOrderFraction: 0.1,
+        outOfOrderMaxMs: 1_500,
+        lateFraction: 0.02,
+        lateByMs: 8_000,
+      },
+      count,
+    ),
+  ].map((g) => g.event);
+}
+
+/** The oracle of `events` under {@link ANALYTICS_ENV}'s windows. */
+export function analyticsTestOracle(
+  events: readonly TributaryEvent[],
+  topicPrefix: string,
+  partitions: number,
+): AnalyticsOracle {
+  return analyticsOracle(events, {
+    topicPrefix,
+    partitions,
+    tumblingMs: 1000,
+    hoppingSizeMs: 5000,
+    hoppingAdvanceMs: 1000,
+    allowedLatenessMs: 500,
+    graceMs: 500,
+  });
+}
