@@ -1,5 +1,5 @@
 /** The Kafka client factory: every part of Tributary gets its client from here. */
-import { Kafka, logLevel, type KafkaConfig, type LogEntry } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type KafkaConfig, type LogEntry } from 'kafkajs';
 import type { TributaryConfig } from './config.js';
 import type { Logger } from './logger.js';
 import { registerKafkajsCodecs } from './engines/kafkajs-codecs.js';
@@ -62,4 +62,49 @@ export function createKafka(
     retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 5_000 },
     ...options.overrides,
   });
+}
+
+/** An admin client for request paths: fails fast and reconnects on the next call after a failure. */
+export interface FailFastAdmin {
+  /** Runs `fn` on a connected admin; on failure drops the connection (the next call reconnects). */
+  call<T>(fn: (admin: Admin) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/**
+ * An admin client that answers or fails within seconds (two retries, 2 s connection and 5 s
+ * request timeouts, no KafkaJS logs): for the query service, whose callers get a 503 rather than
+ * wait out the default retries.
+ */
+export function createFailFastAdmin(
+  config: TributaryConfig,
+  logger: Logger,
+  clientIdSuffix: string,
+): FailFastAdmin {
+  const admin = createKafka(config, logger, {
+    clientId: `${config.kafka.clientId}-${clientIdSuffix}`,
+    overrides: {
+      retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1_000 },
+      connectionTimeout: 2_000,
+      requestTimeout: 5_000,
+      logLevel: logLevel.NOTHING,
+    },
+  }).admin();
+  let connected: Promise<void> | undefined;
+  const drop = async (): Promise<void> => {
+    connected = undefined;
+    await admin.disconnect().catch(() => undefined);
+  };
+  return {
+    async call(fn) {
+      try {
+        await (connected ??= admin.connect());
+        return await fn(admin);
+      } catch (err) {
+        await drop();
+        throw err;
+      }
+    },
+    close: drop,
+  };
 }

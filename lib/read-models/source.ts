@@ -10,11 +10,9 @@
  * that need it fail with `unavailable`. A topic that does not exist has 0 partitions (and no data)
  * and is asked again after a few seconds. Readers never read Kafka otherwise.
  */
-import type { Admin } from 'kafkajs';
-import { logLevel } from 'kafkajs';
 import { Redis } from 'ioredis';
 import type { TributaryConfig } from '../config.js';
-import { createKafka } from '../kafka.js';
+import { createFailFastAdmin } from '../kafka.js';
 import type { Logger } from '../logger.js';
 import { ProjectionKeys } from '../redis-keys.js';
 import { ReadModelError, ReadModelErrorCodes } from './errors.js';
@@ -125,32 +123,19 @@ export function kafkaPartitionCounts(
   logger: Logger,
   ttlMs: number = config.query.partitionsTtlMs,
 ): CachedPartitionCounts {
-  const admin: Admin = createKafka(config, logger, {
-    clientId: `${config.kafka.clientId}-query`,
-    overrides: {
-      retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1_000 },
-      connectionTimeout: 2_000,
-      requestTimeout: 5_000,
-      logLevel: logLevel.NOTHING,
-    },
-  }).admin();
-  let connected: Promise<void> | undefined;
+  const admin = createFailFastAdmin(config, logger, 'query');
   const fetchCount = async (topic: string): Promise<number> => {
     try {
-      await (connected ??= admin.connect());
-      const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
-      return topics.find((t) => t.name === topic)?.partitions.length ?? 0;
+      return await admin.call(async (a) => {
+        const { topics } = await a.fetchTopicMetadata({ topics: [topic] });
+        return topics.find((t) => t.name === topic)?.partitions.length ?? 0;
+      });
     } catch (err) {
       if (isUnknownTopic(err)) return 0;
-      connected = undefined;
-      await admin.disconnect().catch(() => undefined);
       throw err;
     }
   };
-  return new CachedPartitionCounts(fetchCount, ttlMs, logger, async () => {
-    connected = undefined;
-    await admin.disconnect().catch(() => undefined);
-  });
+  return new CachedPartitionCounts(fetchCount, ttlMs, logger, () => admin.close());
 }
 
 /** Fixed partition counts (one for every topic, or per topic): for tests and offline tools. */

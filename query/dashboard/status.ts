@@ -14,10 +14,8 @@
  * exactly-once effect lives, and Kafka's commit may trail it by a batch. The answer is cached for
  * a couple of seconds, so many open dashboards cost Redis and Kafka no more than one.
  */
-import type { Admin } from 'kafkajs';
-import { logLevel } from 'kafkajs';
 import type { TributaryConfig } from '../../lib/config.js';
-import { createKafka } from '../../lib/kafka.js';
+import { createFailFastAdmin } from '../../lib/kafka.js';
 import type { Logger } from '../../lib/logger.js';
 import { readAnalyticsView, readLateCounts } from '../../lib/read-models/analytics.js';
 import type { ReadModelSource } from '../../lib/read-models/source.js';
@@ -228,42 +226,19 @@ export class StatusReader {
 
 /** The status's Kafka side through one admin client that fails fast (two retries, 2 s timeouts). */
 export function kafkaStatusProbe(config: TributaryConfig, logger: Logger): KafkaStatusProbe {
-  const admin: Admin = createKafka(config, logger, {
-    clientId: `${config.kafka.clientId}-dashboard`,
-    overrides: {
-      retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1_000 },
-      connectionTimeout: 2_000,
-      requestTimeout: 5_000,
-      logLevel: logLevel.NOTHING,
-    },
-  }).admin();
-  let connected: Promise<void> | undefined;
-  async function call<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      await (connected ??= admin.connect());
-      return await fn();
-    } catch (err) {
-      // Reconnect on the next call rather than keep a broken connection.
-      connected = undefined;
-      await admin.disconnect().catch(() => undefined);
-      throw err;
-    }
-  }
+  const admin = createFailFastAdmin(config, logger, 'dashboard');
   return {
     watermarks: (topic) =>
-      call(async () => {
-        const offsets = await admin.fetchTopicOffsets(topic);
+      admin.call(async (a) => {
+        const offsets = await a.fetchTopicOffsets(topic);
         return new Map(offsets.map((o) => [o.partition, { low: Number(o.low), high: Number(o.high) }]));
       }),
     groups: (groupIds) =>
-      call(async () => {
+      admin.call(async (a) => {
         if (groupIds.length === 0) return new Map();
-        const { groups } = await admin.describeGroups([...groupIds]);
+        const { groups } = await a.describeGroups([...groupIds]);
         return new Map(groups.map((g) => [g.groupId, { state: g.state, members: g.members.length }]));
       }),
-    close: async () => {
-      connected = undefined;
-      await admin.disconnect().catch(() => undefined);
-    },
+    close: () => admin.close(),
   };
 }
