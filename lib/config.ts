@@ -146,6 +146,12 @@ const envSchema = z.object({
   /** Where `tributary consume` serves /metrics, /healthz, /readyz (port 0: not served). */
   TRIBUTARY_CONSUMER_HTTP_HOST: z.string().min(1).default('127.0.0.1'),
   TRIBUTARY_CONSUMER_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+  /**
+   * How long the group waits for a silent member (a crashed process) before its partitions move
+   * to the others. Lower means faster failover after a kill -9, but a long GC pause or a stalled
+   * event loop may then cost a needless rebalance. Within the broker's default bounds (6 s–30 min).
+   */
+  TRIBUTARY_CONSUMER_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6_000).max(1_800_000).default(30_000),
 
   // Analytics windows, in event time (DESIGN.md §5; consumers/analytics/).
   /** Size of the tumbling windows. */
@@ -311,7 +317,12 @@ export interface TributaryConfig {
   readonly stackTimeoutMs: number;
   readonly topics: TopicSettings;
   readonly ingest: IngestSettings;
-  readonly consumer: { readonly httpHost: string; readonly httpPort: number };
+  readonly consumer: {
+    readonly httpHost: string;
+    readonly httpPort: number;
+    /** `TRIBUTARY_CONSUMER_SESSION_TIMEOUT_MS`: when a silent member's partitions move on. */
+    readonly sessionTimeoutMs: number;
+  };
   readonly analytics: AnalyticsSettings;
   readonly query: QuerySettings;
   readonly auth: AuthSettings;
@@ -404,7 +415,11 @@ export function loadConfig(
       trustProxy: e.TRIBUTARY_INGEST_TRUST_PROXY,
       shutdownTimeoutMs: e.TRIBUTARY_INGEST_SHUTDOWN_TIMEOUT_MS,
     },
-    consumer: { httpHost: e.TRIBUTARY_CONSUMER_HTTP_HOST, httpPort: e.TRIBUTARY_CONSUMER_HTTP_PORT },
+    consumer: {
+      httpHost: e.TRIBUTARY_CONSUMER_HTTP_HOST,
+      httpPort: e.TRIBUTARY_CONSUMER_HTTP_PORT,
+      sessionTimeoutMs: e.TRIBUTARY_CONSUMER_SESSION_TIMEOUT_MS,
+    },
     analytics: analyticsSettings(e),
     query: {
       host: e.TRIBUTARY_QUERY_HOST,

@@ -137,7 +137,7 @@ export class ConsumerRuntime {
       groupId,
       clientId: groupId,
       maxBytesPerPartition: 1024 * 1024,
-      sessionTimeoutMs: 30_000,
+      sessionTimeoutMs: config.consumer.sessionTimeoutMs,
     });
     const codec = new EventCodec({
       registry: createSchemaRegistryClient(config),

@@ -23,6 +23,16 @@ describe('loadConfig', () => {
     expect(c.kafka.engine).toBe('kafkajs');
   });
 
+  it('reads the consumer session timeout within the broker bounds', () => {
+    expect(loadConfig({}, '/srv').consumer.sessionTimeoutMs).toBe(30_000);
+    expect(
+      loadConfig({ TRIBUTARY_CONSUMER_SESSION_TIMEOUT_MS: '6000' }, '/srv').consumer.sessionTimeoutMs,
+    ).toBe(6_000);
+    expect(configError({ TRIBUTARY_CONSUMER_SESSION_TIMEOUT_MS: '1000' }).message).toContain(
+      'TRIBUTARY_CONSUMER_SESSION_TIMEOUT_MS',
+    );
+  });
+
   it('follows the configured ports', () => {
     const c = loadConfig({ TRIBUTARY_KAFKA_PORT: '19092', TRIBUTARY_REDIS_PORT: '16379' }, '/srv');
     expect(c.kafka.brokers.value).toEqual(['127.0.0.1:19092']);
