@@ -7,11 +7,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import type { TributaryConfig } from '../lib/config.js';
-import { createKafka } from '../lib/kafka.js';
+import { createKafka, projectionGroupId } from '../lib/kafka.js';
 import type { Logger } from '../lib/logger.js';
 import { topicName } from '../schemas/catalog.js';
 import { ProjectionKeys } from './keys.js';
-import { ConsumerRuntime, projectionGroupId } from './runtime/consumer-runtime.js';
+import { ConsumerRuntime } from './runtime/consumer-runtime.js';
 import type { Projection } from './runtime/types.js';
 
 export interface RebuildProgress {
@@ -74,7 +74,9 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
     const to = nextVersion(from);
     // Leftovers of an interrupted rebuild to the same version start it over cleanly.
     await deleteVersion(redis, keys, to);
-    await admin.deleteGroups([projectionGroupId(config, projection.name, to)]).catch(() => undefined);
+    await admin
+      .deleteGroups([projectionGroupId(config.topics.prefix, projection.name, to)])
+      .catch(() => undefined);
 
     // The log as it stands now is the target; events that arrive meanwhile are applied as well,
     // and the live consumers carry on from wherever the rebuild stopped.
@@ -131,7 +133,9 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
     if (from && !options.keepOld) {
       await sleep(options.graceMs ?? 2_000);
       const deleted = await deleteVersion(redis, keys, from);
-      await admin.deleteGroups([projectionGroupId(config, projection.name, from)]).catch(() => undefined);
+      await admin
+        .deleteGroups([projectionGroupId(config.topics.prefix, projection.name, from)])
+        .catch(() => undefined);
       log.info({ version: from, deleted }, 'old version deleted');
     }
     return { from, to, records: total, seconds: (Date.now() - started) / 1000 };

@@ -25,7 +25,7 @@ import type {
 } from '../../lib/engine.js';
 import { createConsumer, createProducer } from '../../lib/engines/index.js';
 import { isTributaryError, isUnrecoverable } from '../../lib/errors.js';
-import { createKafka } from '../../lib/kafka.js';
+import { createKafka, projectionGroupId } from '../../lib/kafka.js';
 import type { Logger } from '../../lib/logger.js';
 import { topicName } from '../../schemas/catalog.js';
 import { EventCodec } from '../../schemas/codec.js';
@@ -58,11 +58,6 @@ export interface RuntimeOptions {
 
 /** Most records applied by one fenced script (see `onBatch`). */
 const MAX_RECORDS_PER_APPLY = 500;
-
-/** The consumer group of one key version of a projection. */
-export function projectionGroupId(config: TributaryConfig, projection: string, version: string): string {
-  return `${config.topics.prefix}tributary-${projection}.${version}`;
-}
 
 export interface RuntimeStats {
   consumed: number;
@@ -122,7 +117,7 @@ export class ConsumerRuntime {
     }
     // One group per key version: a rebuild fills v2 with group `…-users.v2`, and after the swap
     // the live consumers move to that group and carry on where the rebuild stopped.
-    const groupId = options.groupId ?? projectionGroupId(config, projection.name, version);
+    const groupId = options.groupId ?? projectionGroupId(config.topics.prefix, projection.name, version);
     const log = options.logger.child({ component: 'consumer', projection: projection.name, groupId });
     redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
     // A projection with in-memory state (analytics) makes a fresh instance for this runtime.

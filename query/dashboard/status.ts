@@ -15,7 +15,7 @@
  * a couple of seconds, so many open dashboards cost Redis and Kafka no more than one.
  */
 import type { TributaryConfig } from '../../lib/config.js';
-import { createFailFastAdmin } from '../../lib/kafka.js';
+import { createFailFastAdmin, projectionGroupId } from '../../lib/kafka.js';
 import type { Logger } from '../../lib/logger.js';
 import { readAnalyticsView, readLateCounts } from '../../lib/read-models/analytics.js';
 import type { ReadModelSource } from '../../lib/read-models/source.js';
@@ -54,14 +54,6 @@ export interface StatusReaderOptions {
 /** Escapes Redis glob characters, so a key prefix is matched literally by SCAN MATCH. */
 function escapeGlob(text: string): string {
   return text.replace(/[*?[\]\\]/g, '\\$&');
-}
-
-/**
- * The consumer group of one key version of a projection. It must match the consumer runtime's
- * `projectionGroupId` (consumers/runtime/consumer-runtime.ts), which query/ may not import.
- */
-export function projectionGroupId(topicPrefix: string, projection: string, version: string): string {
-  return `${topicPrefix}tributary-${projection}.${version}`;
 }
 
 /** Reads, combines and caches the status; one per query service. */

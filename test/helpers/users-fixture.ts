@@ -5,7 +5,7 @@
 import type { Admin } from 'kafkajs';
 import type { Redis } from 'ioredis';
 import type { TributaryConfig } from '../../lib/config.js';
-import { projectionGroupId } from '../../consumers/runtime/consumer-runtime.js';
+import { projectionGroupId } from '../../lib/kafka.js';
 import { provisionTopics } from '../../infra/topics.js';
 import { cleanupTopics, testAdmin, testConfig, testLogger, testRedis } from './stack.js';
 import { readProgress } from './users-oracle.js';
@@ -44,7 +44,7 @@ export async function usersFixture(
     prefix,
     topic,
     partitions,
-    groupId: projectionGroupId(config, 'users', 'v1'),
+    groupId: projectionGroupId(config.topics.prefix, 'users', 'v1'),
     progress: () => readProgress(redis, prefix, topic, partitions),
   };
 }
