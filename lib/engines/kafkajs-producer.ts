@@ -58,13 +58,10 @@ function logCreator(logger: Logger) {
 }
 
 function toMessage(record: OutgoingRecord): Message {
-  return {
-    key: record.key,
-    value: record.value,
-    // kafkajs only reads the headers; its type is just not readonly.
-    ...(record.headers !== undefined && { headers: record.headers as IHeaders }),
-    ...(record.timestamp !== undefined && { timestamp: String(record.timestamp) }),
-  };
+  // kafkajs only reads the headers (undefined means none); its type is just not readonly.
+  const message: Message = { key: record.key, value: record.value, headers: record.headers as IHeaders };
+  if (record.timestamp !== undefined) message.timestamp = String(record.timestamp);
+  return message;
 }
 
 /**
