@@ -50,6 +50,11 @@ export class Publisher {
   private closed = false;
   /** Topic names by event type, built once rather than per event. */
   private readonly topics: Readonly<Record<EventType, string>>;
+  /**
+   * `event-type` header values by event type, as bytes built once: the engines pass a Buffer on
+   * as it is, where a string is converted to UTF-8 again for every record.
+   */
+  private readonly typeHeaders: Readonly<Record<EventType, Buffer>>;
 
   private constructor(
     private readonly codec: EventCodec,
@@ -60,8 +65,13 @@ export class Publisher {
     private readonly logger: Logger,
   ) {
     const topics = {} as Record<EventType, string>;
-    for (const type of EVENT_TYPES) topics[type] = topicOf(type, topicPrefix);
+    const typeHeaders = {} as Record<EventType, Buffer>;
+    for (const type of EVENT_TYPES) {
+      topics[type] = topicOf(type, topicPrefix);
+      typeHeaders[type] = Buffer.from(type);
+    }
     this.topics = topics;
+    this.typeHeaders = typeHeaders;
   }
 
   /**
@@ -124,7 +134,7 @@ export class Publisher {
       const record: OutgoingRecord = {
         key: eventKey(event),
         value,
-        headers: { [EVENT_TYPE_HEADER]: type, [EVENT_ID_HEADER]: eventId },
+        headers: { [EVENT_TYPE_HEADER]: this.typeHeaders[type], [EVENT_ID_HEADER]: eventId },
       };
       let list = byTopic.get(topic);
       if (!list) byTopic.set(topic, (list = []));
