@@ -4,6 +4,7 @@
  * from the intended send time to the broker's acknowledgement. Reference in the same run: Kafka's
  * Java ProducerPerformance with the same record size, record count and producer settings.
  */
+import { readFileSync } from 'node:fs';
 import { confluentInstalled } from '../lib/engines/index.js';
 import { producerDefaults } from '../lib/engines/options.js';
 import { Publisher } from '../producers/publisher.js';
@@ -21,6 +22,25 @@ export function averageSize(factory: (t: number) => Parameters<typeof encodedSiz
   let total = 0;
   for (let i = 0; i < 1000; i++) total += encodedSize(factory(Date.now()));
   return Math.round(total / 1000);
+}
+
+/** Linux reports thread CPU times in USER_HZ ticks, 100 a second on every architecture Node runs on. */
+const USER_HZ = 100;
+
+/**
+ * CPU time of this process's main thread (the one JavaScript runs on) so far, in µs, from /proc;
+ * undefined where there is no /proc. `process.cpuUsage` counts every thread, librdkafka's too.
+ */
+function mainThreadCpuMicros(): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    // After the command name in parentheses: state is field 3, utime 14, stime 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return Number.isFinite(ticks) ? (ticks * 1e6) / USER_HZ : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export async function runProduce(ctx: BenchContext): Promise<ScenarioResult> {
@@ -63,6 +83,15 @@ export async function runProduce(ctx: BenchContext): Promise<ScenarioResult> {
         notes.push(`Java ProducerPerformance did not run: ${(err as Error).message}`);
       }
     }
+    for (const r of runs) {
+      const { mainThreadBusyPercent: busy, mainThreadMicrosPerEvent: us, cpuMicrosPerEvent: all } = r.details;
+      if (busy === undefined) continue;
+      notes.push(
+        `${r.name}: the JavaScript thread was busy ${busy} % of the measured time (${us} of ${all} µs CPU per ` +
+          'event; the rest ran on other threads: GC helpers, librdkafka for confluent). publishBatch runs on that one ' +
+          'thread: near 100 % it is the limit, well below it the broker or the machine is.',
+      );
+    }
     const [a, b] = runs;
     if (a && b)
       ratios.push(ratio(`${b.name} / ${a.name}`, b.throughput.eventsPerSecond, a.throughput.eventsPerSecond));
@@ -71,6 +100,10 @@ export async function runProduce(ctx: BenchContext): Promise<ScenarioResult> {
         'user id over 10,000 users; the Java tool sends random payloads of the same size keyed over 10,000 ' +
         `integers, with the same producer settings (acks=all, idempotent, lz4, linger.ms=${producerDefaults.lingerMs}, ` +
         `batch.size=${producerDefaults.batchBytes}).`,
+      'Events are built as the Java tool builds its payloads, ahead of the hot loop: each is an object literal ' +
+        'of pre-built strings with a fresh eventId and occurredAt; every one is still validated, Avro-encoded and ' +
+        'sent by Publisher.publishBatch (500 per call). (Objects built as `{ ...template, newKey }` each get a V8 ' +
+        'hidden class of their own, which makes avsc several times slower on them; createEvent avoids that.)',
     );
   } finally {
     await scope.close();
@@ -92,6 +125,7 @@ async function produceOnce(
   const bar = phaseProgress(options.progress, `produce ${engine}`, total, 's');
   const meter = new RateMeter();
   let cpu = process.cpuUsage();
+  let main = { micros: mainThreadCpuMicros(), at: Date.now() };
   try {
     const state = await drive({
       rate: options.rate,
@@ -100,7 +134,14 @@ async function produceOnce(
       next: pageViewFactory(options.size),
       publish: (events) => publisher.publishBatch(events),
       acks,
-      onStart: (from) => setTimeout(() => (cpu = process.cpuUsage()), Math.max(0, from - Date.now())),
+      onStart: (from) =>
+        setTimeout(
+          () => {
+            cpu = process.cpuUsage();
+            main = { micros: mainThreadCpuMicros(), at: Date.now() };
+          },
+          Math.max(0, from - Date.now()),
+        ),
       maxInFlight: options.rate === undefined ? 50_000 : 500_000,
       onTick: (s) => {
         acks.sampleMemory();
@@ -126,6 +167,7 @@ async function produceOnce(
         warmupEvents: state.sent - state.measuredSent,
         averageBytes: bytes,
         cpuMicrosPerEvent: cpuMicrosPerEvent(cpu, acks.count),
+        ...mainThreadDetails(main, acks.count),
       },
     };
   } finally {
@@ -133,4 +175,22 @@ async function produceOnce(
     acks.destroy();
     await publisher.close().catch(() => undefined);
   }
+}
+
+/**
+ * The JavaScript thread's share: µs of it per event, and how busy it was (100 % = it is the limit,
+ * as Node runs `publishBatch` on one thread).
+ */
+function mainThreadDetails(
+  from: { micros: number | undefined; at: number },
+  events: number,
+): Record<string, number> {
+  const now = mainThreadCpuMicros();
+  if (now === undefined || from.micros === undefined || events === 0) return {};
+  const used = now - from.micros;
+  const wall = (Date.now() - from.at) * 1000;
+  return {
+    mainThreadMicrosPerEvent: Number((used / events).toFixed(1)),
+    mainThreadBusyPercent: Math.round((100 * used) / Math.max(1, wall)),
+  };
 }

@@ -14,7 +14,14 @@ import type { EngineProducer, EngineProducerOptions, OutgoingRecord } from '../l
 import { createProducer } from '../lib/engines/index.js';
 import { ErrorCodes, TributaryError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
-import { EVENT_TYPE_HEADER, eventKey, topicOf, type TributaryEvent } from '../schemas/catalog.js';
+import {
+  EVENT_TYPE_HEADER,
+  EVENT_TYPES,
+  eventKey,
+  topicOf,
+  type EventType,
+  type TributaryEvent,
+} from '../schemas/catalog.js';
 import { EventCodec } from '../schemas/codec.js';
 import { createSchemaRegistryClient } from '../schemas/registry.js';
 import { Semaphore } from './semaphore.js';
@@ -41,15 +48,31 @@ export interface PublisherOptions extends EngineProducerOptions {
 export class Publisher {
   private readonly pending = new Set<Promise<unknown>>();
   private closed = false;
+  /** Topic names by event type, built once rather than per event. */
+  private readonly topics: Readonly<Record<EventType, string>>;
+  /**
+   * `event-type` header values by event type, as bytes built once: the engines pass a Buffer on
+   * as it is, where a string is converted to UTF-8 again for every record.
+   */
+  private readonly typeHeaders: Readonly<Record<EventType, Buffer>>;
 
   private constructor(
     private readonly codec: EventCodec,
     private readonly producer: EngineProducer,
     private readonly ownsProducer: boolean,
-    private readonly topicPrefix: string,
+    topicPrefix: string,
     private readonly budget: Semaphore,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    const topics = {} as Record<EventType, string>;
+    const typeHeaders = {} as Record<EventType, Buffer>;
+    for (const type of EVENT_TYPES) {
+      topics[type] = topicOf(type, topicPrefix);
+      typeHeaders[type] = Buffer.from(type);
+    }
+    this.topics = topics;
+    this.typeHeaders = typeHeaders;
+  }
 
   /**
    * Connects the producer and registers (or looks up) every event schema, so a registry or
@@ -103,19 +126,25 @@ export class Publisher {
     const results: PublishResult[] = new Array(events.length);
     for (let i = 0; i < events.length; i++) {
       const event = events[i]!;
-      const topic = topicOf(event.type, this.topicPrefix);
+      // Validates first: the type is known from here on.
+      const value = this.codec.encodeSync(event);
+      const type = event.type;
+      const topic = this.topics[type];
+      const eventId = event.data.eventId;
       const record: OutgoingRecord = {
         key: eventKey(event),
-        value: this.codec.encodeSync(event),
-        headers: { [EVENT_TYPE_HEADER]: event.type, [EVENT_ID_HEADER]: event.data.eventId },
+        value,
+        headers: { [EVENT_TYPE_HEADER]: this.typeHeaders[type], [EVENT_ID_HEADER]: eventId },
       };
       let list = byTopic.get(topic);
       if (!list) byTopic.set(topic, (list = []));
       list.push(record);
-      results[i] = { eventId: event.data.eventId, type: event.type, topic };
+      results[i] = { eventId, type, topic };
     }
     await this.budget.acquire(events.length);
-    const sent = Promise.all([...byTopic].map(([topic, records]) => this.producer.send(topic, records)));
+    const sends: Promise<void>[] = [];
+    for (const [topic, records] of byTopic) sends.push(this.producer.send(topic, records));
+    const sent = sends.length === 1 ? sends[0]! : Promise.all(sends);
     this.pending.add(sent);
     try {
       await sent;

@@ -17,7 +17,7 @@ import { EVENT_TYPES, eventCatalog, eventTypeOfRecord, isEventType, subjectOf } 
 import type { EventType, TributaryEvent } from './catalog.js';
 import type { Compatibility, SchemaRegistryClient } from './registry.js';
 import { validateEvent } from './validate.js';
-import { HEADER_LENGTH, frame, parseHeader } from './wire-format.js';
+import { FrameWriter, HEADER_LENGTH, parseHeader } from './wire-format.js';
 
 /** What the codec needs of a registry client (an in-memory fake will do in tests). */
 export type CodecRegistry = Pick<
@@ -69,6 +69,7 @@ export class EventCodec {
   private readonly local: { readonly [K in EventType]: LocalSchema };
   private readonly writerIds = new Map<EventType, number>();
   private readonly readPlans = new Map<number, ReadPlan>();
+  private readonly frames = new FrameWriter();
 
   constructor(options: EventCodecOptions) {
     this.registry = options.registry;
@@ -127,7 +128,8 @@ export class EventCodec {
   }
 
   /**
-   * Validates and encodes an event, without I/O.
+   * Validates and encodes an event, without I/O. The value is a view of a shared slab (see
+   * {@link FrameWriter}): copy it if it is to be kept long after it was sent.
    *
    * @throws {@link UnrecoverableError} `TRIBUTARY_EVENT_INVALID` naming each bad field,
    *   `TRIBUTARY_EVENT_TYPE_UNKNOWN`; {@link TributaryError} `TRIBUTARY_SCHEMA_NOT_CACHED` when the
@@ -142,7 +144,7 @@ export class EventCodec {
         `no schema id for ${event.type} yet: await codec.prepare() first, or use encode()`,
       );
     }
-    return frame(id, local.type.toBuffer(event.data));
+    return this.frames.write(id, local.type, event.data);
   }
 
   /** Validates and encodes an event; registers its schema first if this is the first of its type. */
@@ -153,7 +155,7 @@ export class EventCodec {
       await this.prepare([event.type]);
       id = this.writerIds.get(event.type) as number;
     }
-    return frame(id, local.type.toBuffer(event.data));
+    return this.frames.write(id, local.type, event.data);
   }
 
   /**

@@ -6,10 +6,12 @@ const RECORD_OVERHEAD = 16;
 
 /** What a record weighs in a batch before compression, approximately: payload plus framing. */
 export function recordBytes(record: OutgoingRecord): number {
+  const { key, headers } = record;
   let bytes = RECORD_OVERHEAD + record.value.length;
-  bytes += typeof record.key === 'string' ? Buffer.byteLength(record.key) : record.key.length;
-  if (record.headers !== undefined) {
-    for (const [name, value] of Object.entries(record.headers)) {
+  bytes += typeof key === 'string' ? Buffer.byteLength(key) : key.length;
+  if (headers !== undefined) {
+    for (const name in headers) {
+      const value = headers[name]!;
       bytes +=
         2 + Buffer.byteLength(name) + (typeof value === 'string' ? Buffer.byteLength(value) : value.length);
     }

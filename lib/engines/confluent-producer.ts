@@ -116,6 +116,14 @@ interface Delivery {
 
 const ERR_QUEUE_FULL = -184;
 
+/** Headers as the native `produce` takes them: one single-key object per header. */
+function nativeHeaders(headers: OutgoingRecord['headers']): Record<string, string | Buffer>[] | undefined {
+  if (headers === undefined) return undefined;
+  const list: Record<string, string | Buffer>[] = [];
+  for (const name in headers) list.push({ [name]: headers[name]! });
+  return list;
+}
+
 /**
  * An {@link EngineProducer} over librdkafka. A failed `send` rejects with librdkafka's error
  * (`code` is librdkafka's, e.g. -192 message timed out); `PRODUCER_CLOSED` when not connected.
@@ -204,9 +212,8 @@ export class ConfluentProducer implements EngineProducer {
     this.#unsettled += records.length;
     for (let i = 0; i < records.length; i++) {
       const r = records[i]!;
-      const headers = r.headers && Object.entries(r.headers).map(([k, v]) => ({ [k]: v }));
       try {
-        producer.produce(topic, null, r.value, r.key, r.timestamp ?? null, d, headers);
+        producer.produce(topic, null, r.value, r.key, r.timestamp ?? null, d, nativeHeaders(r.headers));
       } catch (err) {
         // Not queued, so no report will come for this record or the rest of the send.
         const left = records.length - i;

@@ -23,6 +23,8 @@ export interface AccumulatorOptions {
   readonly batchBytes: number;
   /** Bytes queued plus in flight above which `append` waits (see {@link ByteBudget}). */
   readonly bufferBytes: number;
+  /** Most records in one batch (unless one append's chunk is alone). Default: no limit. */
+  readonly batchRecords?: number;
 }
 
 interface Ticket {
@@ -61,6 +63,7 @@ export class RecordAccumulator<T> {
   #queue: Chunk<T>[] = [];
   #head = 0;
   #queuedBytes = 0;
+  #queuedRecords = 0;
   #inFlight = false;
   #timer: NodeJS.Timeout | undefined;
   #batchesSent = 0;
@@ -120,11 +123,12 @@ export class RecordAccumulator<T> {
   #enqueue(topic: string, records: readonly T[], sizes: number[], total: number, ticket: Ticket): void {
     const since = this.#now();
     const { batchBytes } = this.#options;
+    const batchRecords = this.#options.batchRecords ?? Infinity;
     let start = 0;
     let bytes = 0;
     for (let i = 0; i < records.length; i++) {
       const size = sizes[i]!;
-      if (i > start && bytes + size > batchBytes) {
+      if (i > start && (bytes + size > batchBytes || i - start >= batchRecords)) {
         this.#queue.push({ topic, records: records.slice(start, i), bytes, ticket, since });
         ticket.pending++;
         start = i;
@@ -141,13 +145,17 @@ export class RecordAccumulator<T> {
     });
     ticket.pending++;
     this.#queuedBytes += total;
+    this.#queuedRecords += records.length;
     if (!this.#admitting) this.#schedule();
   }
 
   #schedule(): void {
     if (this.#inFlight || this.#queue.length === this.#head) return;
     const oldest = this.#queue[this.#head]!.since;
-    const urgent = this.#queuedBytes >= this.#options.batchBytes || this.#drained.length > 0;
+    const urgent =
+      this.#queuedBytes >= this.#options.batchBytes ||
+      this.#queuedRecords >= (this.#options.batchRecords ?? Infinity) ||
+      this.#drained.length > 0;
     const wait = urgent ? 0 : oldest + this.#options.lingerMs - this.#now();
     if (wait <= 0) {
       this.#sendNext();
@@ -165,16 +173,24 @@ export class RecordAccumulator<T> {
       this.#timer = undefined;
     }
     const taken: Chunk<T>[] = [];
+    const batchRecords = this.#options.batchRecords ?? Infinity;
     let bytes = 0;
+    let count = 0;
     while (this.#head < this.#queue.length) {
       const chunk = this.#queue[this.#head]!;
-      if (taken.length > 0 && bytes + chunk.bytes > this.#options.batchBytes) break;
+      if (
+        taken.length > 0 &&
+        (bytes + chunk.bytes > this.#options.batchBytes || count + chunk.records.length > batchRecords)
+      )
+        break;
       taken.push(chunk);
       bytes += chunk.bytes;
+      count += chunk.records.length;
       this.#head++;
     }
     this.#compact();
     this.#queuedBytes -= bytes;
+    this.#queuedRecords -= count;
 
     const batch = new Map<string, T[]>();
     for (const chunk of taken) {

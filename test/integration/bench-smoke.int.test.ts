@@ -88,6 +88,19 @@ describe('tributary bench (smoke)', () => {
     expect(report.references.map((r) => r.name)).toContain('Kafka ProducerPerformance (Java)');
     expect(report.ratios.some((r) => r.name.startsWith('produce kafkajs / Java'))).toBe(true);
     expect(report.goals.some((g) => g.id.startsWith('produce-vs-java'))).toBe(true);
+    if (process.platform === 'linux') {
+      for (const run of report.runs) {
+        // The JavaScript thread's CPU is part of the process's: at most all of it, give or take
+        // one 10 ms tick of /proc's clock.
+        const main = Number(run.details.mainThreadMicrosPerEvent);
+        const tick = 10_000 / run.events;
+        expect(main, run.name).toBeGreaterThan(0);
+        expect(main, run.name).toBeLessThanOrEqual(Number(run.details.cpuMicrosPerEvent) + tick + 0.1);
+        expect(report.notes.some((n) => n.startsWith(`${run.name}: the JavaScript thread was busy`))).toBe(
+          true,
+        );
+      }
+    }
   });
 
   it('consume: the users projection through the runtime, with RSS, beside ConsumerPerformance', async () => {

@@ -5,7 +5,9 @@ import { RecordAccumulator } from '../../lib/engines/record-accumulator.js';
 /** A record is a number; it weighs 10 bytes. */
 type Sent = { batch: Map<string, number[]>; ack: () => void; fail: (err: Error) => void };
 
-function harness(options: { lingerMs?: number; batchBytes?: number; bufferBytes?: number } = {}) {
+function harness(
+  options: { lingerMs?: number; batchBytes?: number; bufferBytes?: number; batchRecords?: number } = {},
+) {
   const sent: Sent[] = [];
   const acc = new RecordAccumulator<number>(
     { lingerMs: 5, batchBytes: 100, bufferBytes: 1000, ...options },
@@ -61,6 +63,24 @@ describe('RecordAccumulator', () => {
     expect(sent).toHaveLength(2);
     await vi.advanceTimersByTimeAsync(1000);
     expect(sent[2]!.batch.get('a')).toEqual(range(20, 25));
+  });
+
+  it('sends at once when batchRecords are queued, and never more in one', async () => {
+    const { acc, sent } = harness({ lingerMs: 1000, batchBytes: 10_000, batchRecords: 4 });
+    void acc.append('a', range(3));
+    void acc.append('b', range(3, 10));
+    // An append is cut into chunks of at most 4; a batch takes whole chunks while they fit.
+    expect(sent).toHaveLength(1);
+    expect([...sent[0]!.batch]).toEqual([['a', range(3)]]);
+    sent[0]!.ack();
+    await tick();
+    expect([...sent[1]!.batch]).toEqual([['b', range(3, 7)]]);
+    sent[1]!.ack();
+    await tick();
+    // The last 3 are under a batch: they linger.
+    expect(sent).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect([...sent[2]!.batch]).toEqual([['b', range(7, 10)]]);
   });
 
   it('keeps one request in flight; what arrives meanwhile goes in the next, in order', async () => {

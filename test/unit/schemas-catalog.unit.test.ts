@@ -128,6 +128,14 @@ describe('event catalog', () => {
       occurredAt: 5,
     });
     expect(given.data).toEqual({ userId: 'u1', reason: 'OTHER', eventId: 'e-1', occurredAt: 5 });
+    // Given as undefined counts as not given.
+    const blank = createEvent(
+      'UserDeleted',
+      { userId: 'u1', reason: 'OTHER', eventId: undefined, occurredAt: undefined },
+      7,
+    );
+    expect(blank.data.eventId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(blank.data.occurredAt).toBe(7);
   });
 
   it('finds the .avsc directory from the build output too (dist/schemas/*.js)', () => {
