@@ -87,6 +87,10 @@ export async function runE2e(ctx: BenchContext): Promise<ScenarioResult> {
   const all = new LatencyRecorder();
   const acks = new LatencyRecorder();
   const perGroup = new Map(groups.map((g) => [g.name, new LatencyRecorder()]));
+  // Where a group's latency goes: until its runtime had the record decoded in hand (producer,
+  // broker, fetch, waiting behind earlier batches), then building and applying its slice.
+  const inHand = new Map(groups.map((g) => [g.name, new LatencyRecorder()]));
+  const applying = new Map(groups.map((g) => [g.name, new LatencyRecorder()]));
   let measureFrom = Infinity;
   const join = new ApplyJoin(
     readers,
@@ -108,7 +112,18 @@ export async function runE2e(ctx: BenchContext): Promise<ScenarioResult> {
     const started = await Promise.allSettled(
       groups.map((g) =>
         GroupWorker.start(scope.config, g.name, 'v1', (worker, slices) => {
-          for (const slice of slices) join.add(worker.group, slice);
+          for (const slice of slices) {
+            join.add(worker.group, slice);
+            const hand = inHand.get(worker.group)!;
+            const { pairs, begun, at } = slice;
+            let measured = 0;
+            for (let i = 1; i < pairs.length; i += 2) {
+              if (pairs[i]! < measureFrom) continue;
+              hand.record(Math.max(0, begun - pairs[i]!), begun);
+              measured++;
+            }
+            if (measured > 0) applying.get(worker.group)!.record(at - begun, at, measured);
+          }
         }),
       ),
     );
@@ -154,7 +169,7 @@ export async function runE2e(ctx: BenchContext): Promise<ScenarioResult> {
           Math.max(0, from - Date.now()),
         );
         profileFromUs = Number(process.hrtime.bigint() / 1000n) + (from - Date.now()) * 1000;
-        for (const r of [all, ...perGroup.values()]) r.start(from);
+        for (const r of [all, ...perGroup.values(), ...inHand.values(), ...applying.values()]) r.start(from);
       },
       maxInFlight: options.rate === undefined ? 50_000 : 500_000,
       gate: () => !lagging() || failed() !== undefined,
@@ -205,6 +220,10 @@ export async function runE2e(ctx: BenchContext): Promise<ScenarioResult> {
       const r = results[i]!;
       details[`${w.group}.p99`] = s.p99;
       details[`${w.group}.p999`] = s.p999;
+      details[`${w.group}.inHandP50`] = inHand.get(w.group)!.summary().p50;
+      details[`${w.group}.inHandP99`] = inHand.get(w.group)!.summary().p99;
+      details[`${w.group}.applyP50`] = applying.get(w.group)!.summary().p50;
+      details[`${w.group}.applyP99`] = applying.get(w.group)!.summary().p99;
       details[`${w.group}.cpuMicrosPerEvent`] = perEvent(r.cpuMicros);
       details[`${w.group}.rssMaxMB`] = r.rssMaxMB;
     });
@@ -254,7 +273,7 @@ export async function runE2e(ctx: BenchContext): Promise<ScenarioResult> {
     await publisher?.close().catch(() => undefined);
     await stamping.disconnect().catch(() => undefined);
     for (const w of workers) w.kill();
-    for (const r of [all, acks, ...perGroup.values()]) r.destroy();
+    for (const r of [all, acks, ...perGroup.values(), ...inHand.values(), ...applying.values()]) r.destroy();
     await scope.close();
   }
 }

@@ -29,6 +29,8 @@ export interface AppliedSlice {
   /** Full topic name. */
   readonly topic: string;
   readonly partition: number;
+  /** When the runtime began building the slice, records decoded (epoch ms). */
+  readonly begun: number;
   /** When the fence applied them (epoch ms). */
   readonly at: number;
   /** `[offset, record timestamp]` pairs; the timestamp is the event's intended send time. */
@@ -88,25 +90,25 @@ export async function consumerGroups(): Promise<{ groups: Projection[]; analytic
 export function reportingApplies(base: Projection, onApplied: (slice: AppliedSlice) => void): Projection {
   const wrap = (inner: Projection): Projection => {
     // By partition: batches of different partitions interleave at the awaits between begin and finish.
-    const building = new Map<string, number[]>();
+    const building = new Map<string, { begun: number; pairs: number[] }>();
     return {
       name: inner.name,
       topics: inner.topics,
       ...(inner.restore && { restore: inner.restore }),
       ...(inner.periodic && { periodic: inner.periodic }),
       begin(keys) {
-        building.set(keys.tag, []);
+        building.set(keys.tag, { begun: Date.now(), pairs: [] });
         inner.begin?.(keys);
       },
       apply(record, batch, keys) {
         inner.apply(record, batch, keys);
-        let pairs = building.get(keys.tag);
-        if (pairs === undefined) building.set(keys.tag, (pairs = []));
-        pairs.push(Number(record.offset), record.timestamp);
+        let slice = building.get(keys.tag);
+        if (slice === undefined) building.set(keys.tag, (slice = { begun: Date.now(), pairs: [] }));
+        slice.pairs.push(Number(record.offset), record.timestamp);
       },
       finish(batch, keys) {
         const outcome = inner.finish?.(batch, keys);
-        const pairs = building.get(keys.tag) ?? [];
+        const { begun, pairs } = building.get(keys.tag) ?? { begun: Date.now(), pairs: [] };
         building.delete(keys.tag);
         return {
           ...(outcome?.sideOutputs && { sideOutputs: outcome.sideOutputs }),
@@ -117,6 +119,7 @@ export function reportingApplies(base: Projection, onApplied: (slice: AppliedSli
               onApplied({
                 topic: keys.topic,
                 partition: keys.partition,
+                begun,
                 at,
                 pairs: Float64Array.from(pairs),
               });

@@ -14,6 +14,7 @@ import { reportingApplies, type AppliedSlice } from '../../bench/e2e-worker.js';
 const slice = (topic: string, at: number, ...pairs: [number, number][]): AppliedSlice => ({
   topic,
   partition: 0,
+  begun: at,
   at,
   pairs: Float64Array.from(pairs.flat()),
 });
