@@ -181,6 +181,11 @@ async function serve(start: StartMessage): Promise<void> {
     sentConsumed = consumed;
   };
   const timer = setInterval(flush, FLUSH_MS);
+  // The bench died without a stop (killed, crashed): leave the group and end, never run on orphaned.
+  process.once('disconnect', () => {
+    setTimeout(() => process.exit(1), 5_000);
+    void runtime.stop().finally(() => process.exit(1));
+  });
   send({ kind: 'ready', groupId: runtime.groupId });
   let cpu = process.cpuUsage();
   process.on('message', (m: ToWorker) => {
