@@ -26,6 +26,7 @@ import { encodedSize, mixedEventFactory } from './bench-events.js';
 import { throughputOf, type BenchContext, type ScenarioResult } from './bench-options.js';
 import { BenchScope } from './bench-scope.js';
 import { ApplyJoin } from './e2e-join.js';
+import { StackCpu } from './e2e-stack-cpu.js';
 import { consumerGroups, GroupWorker, type WorkerResult } from './e2e-worker.js';
 import type { ReferenceResult } from './kafka-perf-tools.js';
 import { LatencyRecorder } from './latency-recorder.js';
@@ -101,6 +102,7 @@ export async function runE2e(ctx: BenchContext): Promise<ScenarioResult> {
   /** The measured window on the monotonic clock of a `.cpuprofile` (µs), for bench/profile-summary.ts. */
   let profileFromUs = 0;
   let cpu = process.cpuUsage();
+  const stackCpu = new StackCpu(scope.config);
   const notes: string[] = [];
   const references: ReferenceResult[] = [];
   const ratios: Ratio[] = [];
@@ -164,6 +166,7 @@ export async function runE2e(ctx: BenchContext): Promise<ScenarioResult> {
         setTimeout(
           () => {
             cpu = process.cpuUsage();
+            stackCpu.mark();
             for (const w of workers) w.mark();
           },
           Math.max(0, from - Date.now()),
@@ -190,6 +193,7 @@ export async function runE2e(ctx: BenchContext): Promise<ScenarioResult> {
       await new Promise((r) => setTimeout(r, 10));
     }
     const parentCpu = process.cpuUsage(cpu);
+    const stackUsed = stackCpu.used();
     const profileToUs = Number(process.hrtime.bigint() / 1000n);
     const results = await Promise.all(workers.map((w) => w.stop()));
     // The last of the window's events applied by every group (the consumed counts come in the
@@ -210,6 +214,9 @@ export async function runE2e(ctx: BenchContext): Promise<ScenarioResult> {
       catchUpMs: Math.max(0, drainedAt - stopAt),
       cpuMicrosPerEvent: perEvent(totalMicros),
       'producer.cpuMicrosPerEvent': perEvent(producerMicros),
+      // Whole processes of the local stack, other clients included; not in the figure above.
+      ...(stackUsed.kafka !== undefined && { brokerCpuMicrosPerEvent: perEvent(stackUsed.kafka) }),
+      ...(stackUsed.redis !== undefined && { redisCpuMicrosPerEvent: perEvent(stackUsed.redis) }),
       profileWindowFromUs: profileFromUs,
       profileWindowToUs: profileToUs,
       producerAckP50: acks.summary().p50,

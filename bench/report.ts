@@ -161,6 +161,20 @@ export function renderMarkdown(report: BenchReport, chartFile: string): string {
       `CPU (${r.name}): ${us} µs per event ${parts.length > 0 ? `over all its processes (${parts.join(', ')})` : 'of this process'}, ` +
         `i.e. about ${n(Math.round(1e6 / Math.max(us, 0.001)))} events/s per fully available core (broker and Redis not included).`,
     );
+    const { brokerCpuMicrosPerEvent: broker, redisCpuMicrosPerEvent: redis } = r.details;
+    if (broker !== undefined || redis !== undefined) {
+      lines.push(
+        '',
+        `The local stack in the same window, whole processes (other clients' work included): ` +
+          [
+            broker !== undefined && `Kafka broker ${String(broker)} µs`,
+            redis !== undefined && `Redis ${String(redis)} µs`,
+          ]
+            .filter(Boolean)
+            .join(', ') +
+          ' per event.',
+      );
+    }
     const groups = Object.keys(r.details)
       .filter((k) => k.endsWith('.inHandP50'))
       .map((k) => k.slice(0, -'.inHandP50'.length));
