@@ -102,7 +102,6 @@ export async function runE2e(ctx: BenchContext): Promise<ScenarioResult> {
   /** The measured window on the monotonic clock of a `.cpuprofile` (µs), for bench/profile-summary.ts. */
   let profileFromUs = 0;
   let cpu = process.cpuUsage();
-  const stackCpu = new StackCpu(scope.config);
   const notes: string[] = [];
   const references: ReferenceResult[] = [];
   const ratios: Ratio[] = [];
@@ -110,6 +109,7 @@ export async function runE2e(ctx: BenchContext): Promise<ScenarioResult> {
   const stamping = new StampingProducer(createProducer(scope.config, logger));
   let publisher: Publisher | undefined;
   try {
+    const stackCpu = new StackCpu(scope.config);
     // Started together: each joins its own group, and a process start costs about a second.
     const started = await Promise.allSettled(
       groups.map((g) =>
