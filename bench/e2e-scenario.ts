@@ -12,6 +12,7 @@
  * mode the producer is held back while any group lags more than 100,000 records, so the figure is
  * a sustained rate, not a burst into the log. CPU per event adds up every process of the run.
  */
+import os from 'node:os';
 import type { Projection } from '../consumers/runtime/types.js';
 import { createProducer } from '../lib/engines/index.js';
 import { Publisher } from '../producers/publisher.js';
@@ -208,6 +209,8 @@ export async function runE2e(ctx: BenchContext): Promise<ScenarioResult> {
       groups: groups.map((g) => g.name).join(', '),
       analytics,
       eventTypes: [...types].join(', '),
+      // The environment gives the load when the run began; other work may have come and gone since.
+      loadAverage1mAtEnd: Number(os.loadavg()[0]!.toFixed(2)),
       producedTotal: state.sent,
       completed: all.count,
       incomplete: join.pending,
