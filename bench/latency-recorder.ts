@@ -26,7 +26,7 @@ export interface TimelineSample {
   readonly p50: number;
   readonly p99: number;
   readonly max: number;
-  /** Resident set size of this process at the end of the second, MB. */
+  /** Resident set size at the end of the second, MB: this process's, or the run's processes' sum. */
   readonly rssMB: number;
 }
 
@@ -109,9 +109,11 @@ export class LatencyRecorder {
     this.lastAt = this.lastAt === undefined ? at : Math.max(this.lastAt, at);
   }
 
-  /** Notes the process RSS for the current second (call about once a second). */
-  sampleMemory(at = Date.now()): number {
-    const rssMB = process.memoryUsage.rss() / 1024 / 1024;
+  /**
+   * Notes an RSS for the current second (call about once a second): this process's, or `rssMB`
+   * when the run spans several processes.
+   */
+  sampleMemory(at = Date.now(), rssMB = process.memoryUsage.rss() / 1024 / 1024): number {
     if (this.startedAt !== undefined && at >= this.startedAt) {
       const second = this.bucket(at);
       second.rssMB = Math.max(second.rssMB, rssMB);

@@ -152,11 +152,54 @@ export function renderMarkdown(report: BenchReport, chartFile: string): string {
   }
   for (const r of report.runs.filter((x) => typeof x.details.cpuMicrosPerEvent === 'number')) {
     const us = Number(r.details.cpuMicrosPerEvent);
+    // A run over several processes (e2e) breaks its figure down as `<process>.cpuMicrosPerEvent`.
+    const parts = Object.entries(r.details)
+      .filter(([k]) => k.endsWith('.cpuMicrosPerEvent'))
+      .map(([k, v]) => `${k.slice(0, -'.cpuMicrosPerEvent'.length)} ${String(v)}`);
     lines.push(
       '',
-      `CPU (${r.name}): ${us} µs of this process per event, i.e. about ${n(Math.round(1e6 / Math.max(us, 0.001)))} ` +
-        'events/s per fully available core (broker and Redis not included).',
+      `CPU (${r.name}): ${us} µs per event ${parts.length > 0 ? `over all its processes (${parts.join(', ')})` : 'of this process'}, ` +
+        `i.e. about ${n(Math.round(1e6 / Math.max(us, 0.001)))} events/s per fully available core (broker and Redis not included).`,
     );
+    const { brokerCpuMicrosPerEvent: broker, redisCpuMicrosPerEvent: redis } = r.details;
+    if (broker !== undefined || redis !== undefined) {
+      lines.push(
+        '',
+        `The local stack in the same window, whole processes (other clients' work included): ` +
+          [
+            broker !== undefined && `Kafka broker ${String(broker)} µs`,
+            redis !== undefined && `Redis ${String(redis)} µs`,
+          ]
+            .filter(Boolean)
+            .join(', ') +
+          ' per event.',
+      );
+    }
+    const groups = Object.keys(r.details)
+      .filter((k) => k.endsWith('.inHandP50'))
+      .map((k) => k.slice(0, -'.inHandP50'.length));
+    if (groups.length > 0) {
+      const d = (g: string, k: string) => ms(Number(r.details[`${g}.${k}`]));
+      lines.push(
+        '',
+        `Where each group's latency goes (${r.name}), ms: until its runtime had the record in hand (producer, ` +
+          'broker, fetch, waiting behind earlier batches), then building and applying its slice in Redis.',
+        '',
+        '| group | p99 | p99.9 | in hand p50 | in hand p99 | apply p50 | apply p99 |',
+        '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+        ...groups.map(
+          (g) =>
+            `| ${g} | ${d(g, 'p99')} | ${d(g, 'p999')} | ${d(g, 'inHandP50')} | ${d(g, 'inHandP99')} | ` +
+            `${d(g, 'applyP50')} | ${d(g, 'applyP99')} |`,
+        ),
+      );
+      if (typeof r.details.producerAckP50 === 'number') {
+        lines.push(
+          '',
+          `Of that, intended send → broker ack: p50 ${ms(r.details.producerAckP50)}, p99 ${ms(Number(r.details.producerAckP99))} ms.`,
+        );
+      }
+    }
   }
   for (const r of report.runs.filter((x) => x.memory)) {
     lines.push('', `RSS (${r.name}): ${r.memory!.rssStartMB} MB at start, ${r.memory!.rssMaxMB} MB at most.`);

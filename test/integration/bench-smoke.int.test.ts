@@ -118,7 +118,7 @@ describe('tributary bench (smoke)', () => {
     expect(report.goals.find((g) => g.id === 'consumer-rss')?.status).toMatch(/met|missed/);
   });
 
-  it('e2e: publisher to Redis at a small open-loop rate, latency from the intended send time', async () => {
+  it('e2e: publisher to Redis, one process per group, at a small open-loop rate, latency from the intended send time', async () => {
     const { report, files } = await bench([
       'e2e',
       '--rate',
@@ -136,6 +136,12 @@ describe('tributary bench (smoke)', () => {
     expect(run.details.groups).toContain('users');
     // Every event of the window was applied: the throughput counts events, not broker acks.
     expect(run.events).toBeGreaterThanOrEqual(900);
+    // Each group ran in a process of its own, and every event was joined over all its groups.
+    for (const group of String(run.details.groups).split(', ')) {
+      expect(run.details[`${group}.cpuMicrosPerEvent`], group).toBeGreaterThan(0);
+    }
+    expect(run.details.incomplete).toBe(0);
+    expect(run.details.completed).toBeGreaterThanOrEqual(run.events);
   });
 
   it('parses the reference tools and renders the README section', () => {
