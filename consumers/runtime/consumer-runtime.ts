@@ -132,11 +132,10 @@ export class ConsumerRuntime {
     const admin = kafka.admin();
     await admin.connect();
     // The client engine (`TRIBUTARY_CLIENT_ENGINE`) consumes; the admin client (metadata only)
-    // is kafkajs on either engine. 1 MiB per partition keeps a process's fetch buffers small.
+    // is kafkajs on either engine. Fetch sizes are the engines' defaults (sized for memory).
     const consumer = createConsumer(config, log, {
       groupId,
       clientId: groupId,
-      maxBytesPerPartition: 1024 * 1024,
       sessionTimeoutMs: 30_000,
     });
     const codec = new EventCodec({
@@ -283,7 +282,8 @@ export class ConsumerRuntime {
       );
       return { seekTo: String(next) };
     }
-    const records = batch.records.filter((m) => BigInt(m.offset) >= next);
+    // Trimming needs a BigInt per record: only when the batch starts before `next` (a replay).
+    const records = first === next ? batch.records : batch.records.filter((m) => BigInt(m.offset) >= next);
     this.countReplayed(topic, batch.records.length - records.length);
     const started = process.hrtime.bigint();
     // One fenced script per slice: a fetch can hold tens of thousands of records, whose writes as
@@ -296,7 +296,8 @@ export class ConsumerRuntime {
     if (metrics) {
       const now = Date.now();
       metrics.batchDuration.observe({ group: this.groupId }, Number(process.hrtime.bigint() - started) / 1e9);
-      for (const m of records) metrics.endToEnd.observe({ group: this.groupId }, (now - m.timestamp) / 1000);
+      const group = { group: this.groupId };
+      for (const m of records) metrics.endToEnd.observe(group, (now - m.timestamp) / 1000);
       const lag = Number(BigInt(batch.highWatermark) - BigInt(last) - 1n);
       metrics.lag.set({ group: this.groupId, topic, partition: String(partition) }, Math.max(0, lag));
     }
@@ -327,14 +328,14 @@ export class ConsumerRuntime {
     const dead: OutgoingRecord[] = [];
     let applied = 0;
     for (const m of messages) {
-      const source = {
+      const source = (): Parameters<typeof deadLetterRecord>[0] => ({
         topic,
         partition,
         offset: m.offset,
         key: m.key,
         value: m.value,
         headers: m.headers,
-      };
+      });
       let record: AppliedRecord;
       try {
         const event = this.codec.decodeSync(m.value);
@@ -350,21 +351,21 @@ export class ConsumerRuntime {
           headers: m.headers,
         };
       } catch (err) {
-        dead.push(deadLetterRecord(source, this.reason(err)));
+        dead.push(deadLetterRecord(source(), this.reason(err)));
         continue;
       }
       const mark = writes.mark();
       try {
         this.options.projection.apply(record, writes, keys);
         applied++;
-        this.handlerFailures.delete(`${tp}:${m.offset}`);
+        if (this.handlerFailures.size > 0) this.handlerFailures.delete(`${tp}:${m.offset}`);
       } catch (err) {
         writes.rollback(mark);
         const id = `${tp}:${m.offset}`;
         const attempts = (this.handlerFailures.get(id) ?? 0) + 1;
         if (isUnrecoverable(err) || attempts >= (this.options.maxHandlerAttempts ?? 5)) {
           this.handlerFailures.delete(id);
-          dead.push(deadLetterRecord(source, this.reason(err)));
+          dead.push(deadLetterRecord(source(), this.reason(err)));
           continue;
         }
         // Retry the whole batch after a backoff: nothing of it has been applied yet.
