@@ -23,16 +23,24 @@ end
 local words = cjson.decode(ARGV[3])
 local i = 1
 local n = #words
+-- The last guard checked and whether it existed, valid until a command runs: projections pair
+-- IF_NOT_EXISTS k … with IF_EXISTS k …, and the second check is then answered without a call.
+local checked, existed
 while i <= n do
   local argc = tonumber(words[i])
   local first = i + 1
   local guard = words[first]
   if guard == 'IF_EXISTS' or guard == 'IF_NOT_EXISTS' then
-    local exists = redis.call('EXISTS', words[first + 1]) == 1
-    if exists == (guard == 'IF_EXISTS') then
+    local key = words[first + 1]
+    if key ~= checked then
+      checked, existed = key, redis.call('EXISTS', key) == 1
+    end
+    if existed == (guard == 'IF_EXISTS') then
+      checked = nil
       redis.call(unpack(words, first + 2, i + argc))
     end
   else
+    checked = nil
     redis.call(unpack(words, first, i + argc))
   end
   i = i + argc + 1
