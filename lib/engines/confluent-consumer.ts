@@ -129,11 +129,12 @@ export class ConfluentConsumer extends ConsumerBase {
       },
       'js.consumer.max.batch.size': o.maxBatchRecords,
       // Memory: librdkafka prefetches up to 64 MiB and the API keeps 1.5 s of records per worker
-      // as JavaScript objects by default (1.2 GB RSS in the consume bench); with these, <400 MB
-      // and less CPU per event (fewer objects promoted to the old generation).
+      // as JavaScript objects by default (1.2 GB RSS in the consume bench); with these, ~340 MB
+      // and less CPU per event (fewer objects promoted to the old generation). A 16 MiB queue
+      // cost ~120 MB more RSS for no events/s that the noise of a shared machine could show.
       'queued.max.messages.kbytes': fetchBudgetBytes / 1024,
       'fetch.max.bytes': Math.max(o.maxBytesPerPartition, fetchBudgetBytes),
-      'js.consumer.max.cache.size.per.worker.ms': 100,
+      'js.consumer.max.cache.size.per.worker.ms': 25,
       // Awaited by the API before it applies the assignment; what it returns is applied instead.
       rebalance_cb: (event: RdRebalanceEvent, assignment: TopicPartition[]) =>
         this.#rebalance(event, assignment),
