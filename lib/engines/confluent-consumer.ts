@@ -129,9 +129,9 @@ export class ConfluentConsumer extends ConsumerBase {
       },
       'js.consumer.max.batch.size': o.maxBatchRecords,
       // Memory: librdkafka prefetches up to 64 MiB and the API keeps 1.5 s of records per worker
-      // as JavaScript objects by default (1.2 GB RSS in the consume bench); with these, ~340 MB
-      // and less CPU per event (fewer objects promoted to the old generation). A 16 MiB queue
-      // cost ~120 MB more RSS for no events/s that the noise of a shared machine could show.
+      // as JavaScript objects by default (1.2-1.6 GB RSS in the consume bench); with these, ~370
+      // MB and less CPU per event (fewer objects promoted to the old generation). A 4 MiB queue
+      // and fetch starve the consumer (28,600 instead of 45,000 events/s); 8 MiB does not.
       'queued.max.messages.kbytes': fetchBudgetBytes / 1024,
       'fetch.max.bytes': Math.max(o.maxBytesPerPartition, fetchBudgetBytes),
       'js.consumer.max.cache.size.per.worker.ms': 25,
