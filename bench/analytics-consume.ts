@@ -1,7 +1,8 @@
 /**
  * The analytics group's consume-and-apply rate on a pre-filled set of topics: publishes N
- * generated events (users, orders, page views) to fresh topics, then runs the analytics group from
- * the earliest offsets until its fenced progress counters reach N, and prints events/s.
+ * generated events (users, orders, page views) to fresh topics (in a child process, so that the
+ * RSS printed is the consumer's), then runs the analytics group from the earliest offsets until
+ * its fenced progress counters reach N, and prints events/s, µs CPU/event and RSS.
  *
  *   npx tsx bench/analytics-consume.ts --events 1000000 [--partitions 6]
  *
@@ -16,8 +17,7 @@ import { loadConfig } from '../lib/config.js';
 import { createKafka } from '../lib/kafka.js';
 import { initLogger } from '../lib/logger.js';
 import { ProjectionKeys, progressKey } from '../lib/redis-keys.js';
-import { generateEvents } from '../producers/generator.js';
-import { Publisher } from '../producers/publisher.js';
+import { prefillInChild } from './prefill.js';
 
 const { values } = parseArgs({
   options: { events: { type: 'string', default: '1000000' }, partitions: { type: 'string', default: '6' } },
@@ -37,19 +37,9 @@ const admin = createKafka(config, logger).admin();
 await admin.connect();
 await provisionTopics(admin, config, logger);
 
-const publisher = await Publisher.create(config, logger);
+// In a child process: the RSS measured below is the consumer's alone.
 const t0 = Date.now();
-const stream = generateEvents({ seed: 7, users: 50_000, startTime: Date.UTC(2026, 0, 1), intervalMs: 1 });
-const pending: Promise<unknown>[] = [];
-for (let sent = 0; sent < events;) {
-  const n = Math.min(5_000, events - sent);
-  const batch = Array.from({ length: n }, () => stream.next().value!.event);
-  pending.push(publisher.publishBatch(batch));
-  sent += n;
-  if (pending.length >= 8) await pending.shift();
-}
-await Promise.all(pending);
-await publisher.close();
+await prefillInChild({ config, events, users: 50_000, size: 0, progress: false, stream: 'generated' });
 process.stderr.write(`pre-filled ${events} events in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
 
 const redis = new Redis(config.redis.url.value);
@@ -60,18 +50,22 @@ const counters = analytics.topics.flatMap((t) =>
     progressKey(keys.partition('v1', `${config.topics.prefix}${t}`, p)),
   ),
 );
+const rssStart = process.memoryUsage.rss();
 const cpu = process.cpuUsage();
 const started = Date.now();
 const runtime = await ConsumerRuntime.start({ config, logger, projection: analytics, version: 'v1' });
 let done = 0;
 let firstAt: number | undefined;
 let rssMax = 0;
+let heapTotalMax = 0;
 while (done < events) {
   await new Promise((r) => setTimeout(r, 50));
   const replies = await redis.pipeline(counters.map((k) => ['hget', k, 'records'])).exec();
   done = (replies ?? []).reduce((sum, [, v]) => sum + Number(v ?? 0), 0);
   if (done > 0) firstAt ??= Date.now();
-  rssMax = Math.max(rssMax, process.memoryUsage().rss);
+  const memory = process.memoryUsage();
+  rssMax = Math.max(rssMax, memory.rss);
+  heapTotalMax = Math.max(heapTotalMax, memory.heapTotal);
   if (Date.now() - started > 30 * 60_000) throw new Error(`timed out at ${done}/${events}`);
 }
 const seconds = (Date.now() - started) / 1000;
@@ -87,7 +81,9 @@ process.stdout.write(
     eventsPerSecond: Math.round(events / seconds),
     steadyEventsPerSecond: Math.round(events / steady),
     cpuMicrosPerEvent: Number(((used.user + used.system) / events).toFixed(1)),
+    rssStartMB: Math.round(rssStart / 1024 / 1024),
     rssMaxMB: Math.round(rssMax / 1024 / 1024),
+    heapTotalMaxMB: Math.round(heapTotalMax / 1024 / 1024),
   })}\n`,
 );
 const mine = (await admin.listTopics()).filter((t) => t.startsWith(config.topics.prefix));

@@ -159,6 +159,8 @@ async function consumeOnce(
   let done = 0;
   let firstAt: number | undefined;
   let rssMaxMB = rssStartMB;
+  // What the RSS is made of at its peaks: the V8 heap, and Buffers outside it (fetch responses).
+  const peak = { heapUsedMB: 0, heapTotalMB: 0, externalMB: 0, arrayBuffersMB: 0 };
   let lastMemory = 0;
   let toUs = 0;
   try {
@@ -177,6 +179,11 @@ async function consumeOnce(
       if (now - lastMemory >= 100) {
         lastMemory = now;
         rssMaxMB = Math.max(rssMaxMB, applied.sampleMemory(now));
+        const m = process.memoryUsage();
+        peak.heapUsedMB = Math.max(peak.heapUsedMB, m.heapUsed / 2 ** 20);
+        peak.heapTotalMB = Math.max(peak.heapTotalMB, m.heapTotal / 2 ** 20);
+        peak.externalMB = Math.max(peak.externalMB, m.external / 2 ** 20);
+        peak.arrayBuffersMB = Math.max(peak.arrayBuffersMB, m.arrayBuffers / 2 ** 20);
       }
       bar.update(done, meter.rate(done, now), () => batches.recentP99(now));
     }
@@ -214,6 +221,10 @@ async function consumeOnce(
       applied: runtime.stats.applied,
       deadLettered: runtime.stats.deadLettered,
       cpuMicrosPerEvent: cpuPerEvent,
+      heapUsedMaxMB: Math.round(peak.heapUsedMB),
+      heapTotalMaxMB: Math.round(peak.heapTotalMB),
+      externalMaxMB: Math.round(peak.externalMB),
+      arrayBuffersMaxMB: Math.round(peak.arrayBuffersMB),
       profileWindowFromUs: fromUs,
       profileWindowToUs: toUs,
     },

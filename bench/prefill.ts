@@ -1,7 +1,9 @@
 /**
- * Fills the consume scenario's `users` topic, in a child process of its own, so that the
- * consumer measured afterwards starts from a clean heap (its RSS is the consumer's, not the
- * pre-fill's) and a `--cpu-prof` of the bench holds the consumer only.
+ * Fills the topics a consume bench reads, in a child process of its own, so that the consumer
+ * measured afterwards starts from a clean heap (its RSS is the consumer's, not the pre-fill's)
+ * and a `--cpu-prof` of the bench holds the consumer only. Two streams: the consume scenario's
+ * user events (`users`), and the generator's mix of users, orders and page views (`generated`,
+ * for bench/analytics-consume.ts).
  *
  * The child is this module itself (`fork`ed): it waits for one {@link PrefillRequest}, publishes,
  * answers with a {@link PrefillReply} and exits.
@@ -11,8 +13,9 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { TributaryConfig } from '../lib/config.js';
 import { initLogger, type Logger } from '../lib/logger.js';
+import { generateEvents } from '../producers/generator.js';
 import { Publisher } from '../producers/publisher.js';
-import { userEventFactory } from './bench-events.js';
+import { userEventFactory, type EventFactory } from './bench-events.js';
 import { drive } from './load-driver.js';
 import { phaseProgress, RateMeter } from './progress.js';
 
@@ -22,12 +25,25 @@ export interface PrefillRequest {
   readonly users: number;
   readonly size: number;
   readonly progress: boolean;
+  /** Which events (default `users`); `generated` ignores `size`. */
+  readonly stream?: 'users' | 'generated';
+}
+
+function eventsOf(request: PrefillRequest): EventFactory {
+  if (request.stream !== 'generated') return userEventFactory(request.size, request.users);
+  const stream = generateEvents({
+    seed: 7,
+    users: request.users,
+    startTime: Date.UTC(2026, 0, 1),
+    intervalMs: 1,
+  });
+  return () => stream.next().value!.event;
 }
 
 type PrefillReply =
   { readonly ok: true; readonly sent: number } | { readonly ok: false; readonly error: string };
 
-/** Publishes `events` user events at full speed and waits until all are acknowledged. */
+/** Publishes `events` events at full speed and waits until all are acknowledged. */
 export async function prefill(request: PrefillRequest, logger: Logger): Promise<number> {
   const publisher = await Publisher.create(request.config, logger);
   const bar = phaseProgress(request.progress, 'pre-fill', request.events, 'events');
@@ -38,7 +54,7 @@ export async function prefill(request: PrefillRequest, logger: Logger): Promise<
       warmupMs: 0,
       durationMs: 3_600_000,
       limit: request.events,
-      next: userEventFactory(request.size, request.users),
+      next: eventsOf(request),
       publish: (events) => publisher.publishBatch(events),
       maxInFlight: 50_000,
       onTick: (s) => bar.update(s.acked, meter.rate(s.acked)),

@@ -156,7 +156,7 @@ export interface EngineConsumerOptions {
   readonly clientId?: string;
   /** How long the coordinator waits for a heartbeat before evicting the member (ms). Default 30 000. */
   readonly sessionTimeoutMs?: number;
-  /** Upper bound of the bytes fetched from one partition per request. Default 4 MiB. */
+  /** Upper bound of the bytes fetched from one partition per request. Default 256 KiB. */
   readonly maxBytesPerPartition?: number;
   /**
    * Upper bound of the records of one batch. The confluent engine cuts batches from

@@ -36,8 +36,9 @@ export const usersProjection: Projection = {
         checkEmail(d.email, event.type);
         const user = userKeys.user(k, d.userId);
         w.command('HSETNX', user, 'createdAt', d.occurredAt);
-        w.command('HSET', user, 'userId', d.userId, 'email', d.email, 'name', d.name, 'plan', d.plan);
-        w.command('HSET', user, 'country', d.country, 'updatedAt', d.occurredAt, 'offset', offset);
+        // prettier-ignore
+        w.command('HSET', user, 'userId', d.userId, 'email', d.email, 'name', d.name, 'plan', d.plan,
+          'country', d.country, 'updatedAt', d.occurredAt, 'offset', offset);
         w.command('SADD', userKeys.ids(k), d.userId);
         return;
       }

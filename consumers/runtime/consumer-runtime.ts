@@ -52,9 +52,17 @@ export interface RuntimeOptions {
   readonly maxBackoffMs?: number;
   /** Prometheus metrics to record into (shared by the groups of a process). */
   readonly metrics?: ConsumerMetrics;
-  /** Partitions processed in parallel. Default 3. */
+  /**
+   * Partitions processed in parallel. Default: every partition of the subscribed topics (at most
+   * {@link MAX_DEFAULT_CONCURRENCY}), so a group over several topics (analytics reads three) does
+   * not work through them a few at a time while the others lag; each partition's slices still
+   * apply one after another.
+   */
   readonly partitionsConsumedConcurrently?: number;
 }
+
+/** The most partitions processed in parallel by default. */
+const MAX_DEFAULT_CONCURRENCY = 32;
 
 /** Most records applied by one fenced script (see `onBatch`). */
 const MAX_RECORDS_PER_APPLY = 500;
@@ -127,11 +135,10 @@ export class ConsumerRuntime {
     const admin = kafka.admin();
     await admin.connect();
     // The client engine (`TRIBUTARY_CLIENT_ENGINE`) consumes; the admin client (metadata only)
-    // is kafkajs on either engine. 1 MiB per partition keeps a process's fetch buffers small.
+    // is kafkajs on either engine. Fetch sizes are the engines' defaults (sized for memory).
     const consumer = createConsumer(config, log, {
       groupId,
       clientId: groupId,
-      maxBytesPerPartition: 1024 * 1024,
       sessionTimeoutMs: config.consumer.sessionTimeoutMs,
     });
     const codec = new EventCodec({
@@ -160,6 +167,7 @@ export class ConsumerRuntime {
 
   private async run(): Promise<void> {
     const topics = this.options.projection.topics.map((t) => topicName(t, this.options.config.topics.prefix));
+    const concurrency = this.options.partitionsConsumedConcurrently ?? (await this.partitionCount(topics));
     await this.consumer.connect();
     await this.consumer.subscribe(topics);
     await this.consumer.run(
@@ -173,9 +181,30 @@ export class ConsumerRuntime {
           }
         },
       },
-      { partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 3 },
+      { partitionsConsumedConcurrently: concurrency },
     );
-    this.log.info({ topics, version: this.version, engine: this.consumer.engine }, 'consumer running');
+    this.log.info(
+      { topics, version: this.version, engine: this.consumer.engine, concurrency },
+      'consumer running',
+    );
+  }
+
+  /**
+   * Partitions of `topics` together, between 1 and {@link MAX_DEFAULT_CONCURRENCY}; 3 when the
+   * metadata cannot be read (a topic not created yet: the engine then waits for it).
+   */
+  private async partitionCount(topics: readonly string[]): Promise<number> {
+    try {
+      const { topics: found } = await this.admin.fetchTopicMetadata({ topics: [...topics] });
+      const total = found.reduce((sum, t) => sum + t.partitions.length, 0);
+      return Math.min(MAX_DEFAULT_CONCURRENCY, Math.max(1, total));
+    } catch (err) {
+      this.log.info(
+        { err: (err as Error).message, topics },
+        'no partition counts yet; 3 partitions at a time',
+      );
+      return 3;
+    }
   }
 
   /**
@@ -278,7 +307,8 @@ export class ConsumerRuntime {
       );
       return { seekTo: String(next) };
     }
-    const records = batch.records.filter((m) => BigInt(m.offset) >= next);
+    // Trimming needs a BigInt per record: only when the batch starts before `next` (a replay).
+    const records = first === next ? batch.records : batch.records.filter((m) => BigInt(m.offset) >= next);
     this.countReplayed(topic, batch.records.length - records.length);
     const started = process.hrtime.bigint();
     // One fenced script per slice: a fetch can hold tens of thousands of records, whose writes as
@@ -291,7 +321,8 @@ export class ConsumerRuntime {
     if (metrics) {
       const now = Date.now();
       metrics.batchDuration.observe({ group: this.groupId }, Number(process.hrtime.bigint() - started) / 1e9);
-      for (const m of records) metrics.endToEnd.observe({ group: this.groupId }, (now - m.timestamp) / 1000);
+      const group = { group: this.groupId };
+      for (const m of records) metrics.endToEnd.observe(group, (now - m.timestamp) / 1000);
       const lag = Number(BigInt(batch.highWatermark) - BigInt(last) - 1n);
       metrics.lag.set({ group: this.groupId, topic, partition: String(partition) }, Math.max(0, lag));
     }
@@ -322,14 +353,14 @@ export class ConsumerRuntime {
     const dead: OutgoingRecord[] = [];
     let applied = 0;
     for (const m of messages) {
-      const source = {
+      const source = (): Parameters<typeof deadLetterRecord>[0] => ({
         topic,
         partition,
         offset: m.offset,
         key: m.key,
         value: m.value,
         headers: m.headers,
-      };
+      });
       let record: AppliedRecord;
       try {
         const event = this.codec.decodeSync(m.value);
@@ -345,21 +376,21 @@ export class ConsumerRuntime {
           headers: m.headers,
         };
       } catch (err) {
-        dead.push(deadLetterRecord(source, this.reason(err)));
+        dead.push(deadLetterRecord(source(), this.reason(err)));
         continue;
       }
       const mark = writes.mark();
       try {
         this.options.projection.apply(record, writes, keys);
         applied++;
-        this.handlerFailures.delete(`${tp}:${m.offset}`);
+        if (this.handlerFailures.size > 0) this.handlerFailures.delete(`${tp}:${m.offset}`);
       } catch (err) {
         writes.rollback(mark);
         const id = `${tp}:${m.offset}`;
         const attempts = (this.handlerFailures.get(id) ?? 0) + 1;
         if (isUnrecoverable(err) || attempts >= (this.options.maxHandlerAttempts ?? 5)) {
           this.handlerFailures.delete(id);
-          dead.push(deadLetterRecord(source, this.reason(err)));
+          dead.push(deadLetterRecord(source(), this.reason(err)));
           continue;
         }
         // Retry the whole batch after a backoff: nothing of it has been applied yet.

@@ -72,13 +72,15 @@ function describe(partitions: readonly TopicPartition[]): Record<string, number[
 
 /** Headers as Buffers; of a header repeated in one record, the last value wins. */
 function incomingHeaders(headers: Readonly<Record<string, HeaderValue>> | undefined) {
-  if (headers === undefined) return NO_HEADERS;
-  const out: Record<string, Buffer | undefined> = {};
-  for (const [name, value] of Object.entries(headers)) {
+  // Per record: most records carry no headers, and kafkajs hands those an empty object.
+  let out: Record<string, Buffer | undefined> | undefined;
+  for (const name in headers) {
+    if (!Object.hasOwn(headers, name)) continue;
+    const value = headers[name];
     const one = Array.isArray(value) ? value.at(-1) : value;
-    out[name] = typeof one === 'string' ? Buffer.from(one) : one;
+    (out ??= {})[name] = typeof one === 'string' ? Buffer.from(one) : one;
   }
-  return out;
+  return out ?? NO_HEADERS;
 }
 
 function toRecord(topic: string, partition: number, m: KafkaLikeMessage): IncomingRecord {

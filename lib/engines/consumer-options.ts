@@ -7,14 +7,28 @@ export type ResolvedConsumerOptions = Required<Omit<EngineConsumerOptions, 'clie
   readonly clientId: string | undefined;
 };
 
-/** The defaults of {@link EngineConsumerOptions}. */
+/**
+ * The defaults of {@link EngineConsumerOptions}. `maxBytesPerPartition` is small on purpose: the
+ * records of a fetch are decoded into JavaScript objects that live until the whole fetch is
+ * applied, so they outlive young-generation GCs and grow the old generation; at 1 MiB a 6-partition
+ * projection peaked at ~490 MB RSS (kafkajs, 1,000,000 events), at 256 KiB ~310 MB for the same
+ * events/s.
+ */
 export const consumerDefaults = {
   sessionTimeoutMs: 30_000,
-  maxBytesPerPartition: 4 * 1024 * 1024,
+  maxBytesPerPartition: 256 * 1024,
   maxBatchRecords: 1_000,
   commitIntervalMs: 5_000,
   joinTimeoutMs: 60_000,
 } as const satisfies Omit<ResolvedConsumerOptions, 'clientId' | 'groupId'>;
+
+/**
+ * Bytes of fetched records a consumer holds at most, all partitions together: the whole fetch
+ * response for kafkajs (`maxBytes`, 10 MiB by default there), librdkafka's prefetch queue for the
+ * confluent engine (`queued.max.messages.kbytes`, 64 MiB by default there). Compressed bytes: the
+ * decoded records take several times as much.
+ */
+export const fetchBudgetBytes = 8 * 1024 * 1024;
 
 function fail(message: string): never {
   throw new TributaryError(ErrorCodes.CONFIG_INVALID, `invalid consumer options: ${message}`);

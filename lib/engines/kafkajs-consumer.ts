@@ -15,6 +15,7 @@ import type { EngineConsumerOptions, TopicPartition } from '../engine.js';
 import { createKafka } from '../kafka.js';
 import type { Logger } from '../logger.js';
 import { ConsumerBase, type PartitionOffset } from './consumer-base.js';
+import { fetchBudgetBytes } from './consumer-options.js';
 import { registerKafkajsCodecs } from './kafkajs-codecs.js';
 
 const levels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
@@ -71,6 +72,8 @@ export class KafkajsConsumer extends ConsumerBase {
       sessionTimeout: o.sessionTimeoutMs,
       heartbeatInterval: Math.min(3_000, Math.floor(o.sessionTimeoutMs / 3)),
       maxBytesPerPartition: o.maxBytesPerPartition,
+      // kafkajs decodes a whole fetch response before handing out its batches: cap it.
+      maxBytes: Math.max(o.maxBytesPerPartition, fetchBudgetBytes),
       allowAutoTopicCreation: false,
     };
     const kafka = createKafka(config, this.log, {
