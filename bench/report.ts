@@ -93,8 +93,9 @@ export function evaluateGoals(
     }
   }
   if (scenario === 'consume') {
-    const rss = runs[0]?.memory?.rssMaxMB;
-    goals.push(goal('consumer-rss', 'consumer RSS ≤ 300 MB', rss, 'MB', (v) => v <= 300));
+    const run = runs[0];
+    const label = run ? `consumer RSS ≤ 300 MB (${run.name}, ${run.engine})` : 'consumer RSS ≤ 300 MB';
+    goals.push(goal('consumer-rss', label, run?.memory?.rssMaxMB, 'MB', (v) => v <= 300));
   }
   if (scenario === 'e2e') {
     for (const run of runs) {

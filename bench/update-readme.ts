@@ -58,7 +58,7 @@ export function renderSection(latest: ReadonlyMap<string, Latest>, resultsDir: s
       `1-minute load average when each run began: ${found.map(({ report }) => report.environment.loadAverage1m ?? '?').join(', ')} ` +
       '(on 2 cores, anything above 2 means other work competed with the bench).',
     '',
-    '| run | load | events/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | latency of |',
+    '| run | mode | events/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | latency of |',
     '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
   );
   for (const { report } of found) for (const r of report.runs) lines.push(runRow(r));
