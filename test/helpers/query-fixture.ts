@@ -5,11 +5,13 @@
 import type { Admin } from 'kafkajs';
 import type { Redis } from 'ioredis';
 import { onTestFinished } from 'vitest';
+import { analyticsProjection } from '../../consumers/analytics/analytics-projection.js';
 import { projections } from '../../consumers/projections/index.js';
 import { ConsumerRuntime } from '../../consumers/runtime/consumer-runtime.js';
 import type { Projection } from '../../consumers/runtime/types.js';
 import { provisionTopics } from '../../infra/topics.js';
 import type { TributaryConfig } from '../../lib/config.js';
+import { readAnalyticsView } from '../../lib/read-models/analytics.js';
 import { ProjectionKeys, progressKey } from '../../lib/redis-keys.js';
 import { generateEvents } from '../../producers/generator.js';
 import { Publisher } from '../../producers/publisher.js';
@@ -79,8 +81,8 @@ export async function projectionProgress(
 
 /**
  * Publishes `events` and runs projections (by name from consumers/projections, or given; default
- * users, user-count, orders) until each has handled every record of its topics; the runtimes are
- * stopped when the test finishes.
+ * users, user-count, orders) until each has handled every record of its topics (and, for
+ * analytics, stored its layout); the runtimes are stopped when the test finishes.
  */
 export async function buildReadModels(
   f: QueryFixture,
@@ -104,6 +106,15 @@ export async function buildReadModels(
       `${projection.name}: ${expected} records`,
       { timeoutMs: 90_000 },
     );
+    if (projection.name === analyticsProjection.name) {
+      // Readers find the windows through the layout the group's finalizer stores on its first
+      // periodic run, which may come after the last record was applied.
+      await until(
+        async () => (await readAnalyticsView({ redis: f.redis, keyPrefix: f.prefix })) !== null,
+        'the analytics layout',
+        { timeoutMs: 30_000 },
+      );
+    }
   }
   return runtimes;
 }
