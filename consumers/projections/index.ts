@@ -14,6 +14,6 @@ export const projections: Readonly<Record<string, Projection>> = {
 };
 
 export { ordersProjection, userCountProjection, usersProjection };
-export { orderKeys, readUserOrders, userOrdersKeys } from './orders.js';
+export { orderKeys } from './orders.js';
 export { userCountKeys } from './user-count.js';
 export { userKeys } from './users.js';

@@ -27,14 +27,12 @@
  *   not checked: `apply` does no reads. Rules on the event alone are: a violation is thrown as an
  *   `UnrecoverableError` (`TRIBUTARY_EVENT_INVALID`) and the record is dead-lettered.
  *
- * The query side finds a user's partition with {@link userOrdersKeys} and reads pages of their
- * orders with {@link readUserOrders}.
+ * The query side (lib/read-models/orders.ts) finds a user's partition with Kafka's murmur2 over
+ * the user id, as the producer did, and reads pages of their orders there.
  */
-import type { Redis } from 'ioredis';
 import { ErrorCodes, UnrecoverableError } from '../../lib/errors.js';
-import { partitionOf } from '../../lib/partitioner.js';
 import { orderKeys } from '../../lib/redis-keys.js';
-import type { PartitionKeys, ProjectionKeys } from '../../lib/redis-keys.js';
+import type { PartitionKeys } from '../../lib/redis-keys.js';
 import type { TributaryEvent } from '../../schemas/catalog.js';
 import type {
   OrderCancellationReason,
@@ -238,123 +236,3 @@ export const ordersProjection: Projection = {
     }
   },
 };
-
-/** Kafka's murmur2 partition of a key (lib/partitioner.ts), under this module's older name. */
-export { partitionOf as partitionOfKey };
-
-/** The partition keys that hold `userId`'s orders (the topic is keyed by user id). */
-export function userOrdersKeys(
-  keys: ProjectionKeys,
-  version: string,
-  topic: string,
-  partitions: number,
-  userId: string,
-): PartitionKeys {
-  return keys.partition(version, topic, partitionOf(userId, partitions));
-}
-
-/** One page of a user's orders, newest first, with the user's totals. */
-export interface UserOrdersPage {
-  readonly orders: OrderView[];
-  readonly totals: OrderTotals;
-  /** Pass back as `cursor` for the next page; null on the last page. */
-  readonly nextCursor: string | null;
-}
-
-const NUMERIC = new Set([
-  'totalAmount',
-  'itemCount',
-  'lineCount',
-  'placedAt',
-  'paidAt',
-  'paidAmount',
-  'cancelledAt',
-  'refundAmount',
-]);
-
-function toView(h: Record<string, string>): OrderView {
-  const view: Record<string, unknown> = {};
-  for (const [f, v] of Object.entries(h))
-    view[f] = f === 'items' ? JSON.parse(v) : NUMERIC.has(f) ? Number(v) : v;
-  return view as unknown as OrderView;
-}
-
-function toTotals(h: Record<string, string>): OrderTotals {
-  const totals: OrderTotals = {
-    placed: 0,
-    paid: 0,
-    cancelled: 0,
-    placedAmount: {},
-    paidAmount: {},
-    refundedAmount: {},
-  };
-  for (const [f, v] of Object.entries(h)) {
-    const [kind, currency] = f.split(':') as [keyof OrderTotals, string | undefined];
-    if (currency === undefined) (totals[kind] as number) = Number(v);
-    else (totals[kind] as Record<string, number>)[currency] = Number(v);
-  }
-  return totals;
-}
-
-function replies(results: [Error | null, unknown][] | null): unknown[] {
-  return (results ?? []).map(([err, value]) => {
-    if (err) throw err;
-    return value;
-  });
-}
-
-function parseCursor(cursor: string): { readonly score: string; readonly id: Buffer } {
-  const colon = cursor.indexOf(':');
-  const score = cursor.slice(0, colon);
-  if (colon < 1 || !/^-?\d+$/.test(score)) throw new RangeError('malformed orders cursor');
-  return { score, id: Buffer.from(cursor.slice(colon + 1)) };
-}
-
-/**
- * Reads a page of `userId`'s orders, newest first (ties by order id, descending), and the user's
- * totals. `keys` is the user's partition ({@link userOrdersKeys}). The cursor is a position
- * (`<placedAt>:<orderId>`, opaque to callers), so orders placed meanwhile neither repeat nor
- * shift a page. Two round trips: the page's ids and the totals in one MULTI, then the orders.
- *
- * @throws RangeError on a malformed cursor.
- */
-export async function readUserOrders(
-  redis: Redis,
-  keys: PartitionKeys,
-  userId: string,
-  page: { readonly cursor?: string | null; readonly limit?: number } = {},
-): Promise<UserOrdersPage> {
-  const limit = Math.min(Math.max(Math.trunc(page.limit ?? 20), 1), 500);
-  const list = orderKeys.userOrders(keys, userId);
-  const cursor = page.cursor ? parseCursor(page.cursor) : undefined;
-  const tx = redis.multi().hgetall(orderKeys.totals(keys, userId));
-  if (cursor) {
-    // The orders at the cursor's own time (those past it are kept below), then the older ones.
-    tx.zrange(list, cursor.score, cursor.score, 'BYSCORE', 'REV', 'WITHSCORES');
-    tx.zrange(list, `(${cursor.score}`, '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, limit + 1, 'WITHSCORES');
-  } else {
-    tx.zrange(list, 0, limit, 'REV', 'WITHSCORES');
-  }
-  const [totals, first, older = []] = replies(await tx.exec()) as [
-    Record<string, string>,
-    string[],
-    string[]?,
-  ];
-  const pairs = (flat: readonly string[]) =>
-    Array.from({ length: flat.length / 2 }, (_, i) => [flat[2 * i]!, flat[2 * i + 1]!] as const);
-  const entries = cursor
-    ? [...pairs(first).filter(([id]) => Buffer.compare(Buffer.from(id), cursor.id) < 0), ...pairs(older)]
-    : pairs(first);
-  const shown = entries.slice(0, limit);
-  const pipeline = redis.pipeline();
-  for (const [orderId] of shown) pipeline.hgetall(orderKeys.order(keys, orderId));
-  const orders = (replies(shown.length > 0 ? await pipeline.exec() : []) as Record<string, string>[]).map(
-    toView,
-  );
-  const last = shown.at(-1);
-  return {
-    orders,
-    totals: toTotals(totals),
-    nextCursor: entries.length > limit && last ? `${last[1]}:${last[0]}` : null,
-  };
-}

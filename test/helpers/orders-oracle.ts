@@ -5,13 +5,10 @@
  * orphans, a payment after a cancellation) and for business rules it never breaks.
  */
 import type { Redis } from 'ioredis';
-import {
-  orderKeys,
-  readUserOrders,
-  userOrdersKeys,
-  type OrderTotals,
-  type OrderView,
-} from '../../consumers/projections/orders.js';
+import { orderKeys, type OrderTotals, type OrderView } from '../../consumers/projections/orders.js';
+import { partitionOf } from '../../lib/partitioner.js';
+import { readUserOrders } from '../../lib/read-models/orders.js';
+import { fixedPartitionCounts, type ReadModelSource } from '../../lib/read-models/source.js';
 import { ProjectionKeys, progressKey } from '../../lib/redis-keys.js';
 import { createEvent, type EventInput, type EventType, type TributaryEvent } from '../../schemas/catalog.js';
 
@@ -117,18 +114,26 @@ export function ordersOracle(events: readonly TributaryEvent[]): OrdersModel {
 }
 
 /**
- * Reads the whole read model through {@link readUserOrders}, `pageSize` orders at a time, and
- * reports users found in another partition than the read helper computes for them, and scratch
- * flags left behind (both must be none).
+ * Reads the whole read model through the query side's {@link readUserOrders} (the current key
+ * version, `pageSize` orders at a time), and reports users stored in another partition than
+ * murmur2 of their id names (the reader looks there), and scratch flags left behind (both must be
+ * none). `topic` is `<topicPrefix>orders`.
  */
 export async function readOrders(
   redis: Redis,
   prefix: string,
   topic: string,
   partitions: number,
-  { version = 'v1', pageSize = 7 } = {},
+  { pageSize = 7 } = {},
 ): Promise<{ model: OrdersModel; misplaced: string[]; scratchLeft: number }> {
   const keys = new ProjectionKeys(prefix, 'orders');
+  const version = (await redis.get(keys.current())) ?? 'v1';
+  const source: ReadModelSource = {
+    redis,
+    keyPrefix: prefix,
+    topicPrefix: topic.slice(0, -'orders'.length),
+    partitions: fixedPartitionCounts(partitions),
+  };
   const model: OrdersModel = { users: new Map(), stats: {} };
   const misplaced: string[] = [];
   let scratchLeft = 0;
@@ -138,14 +143,20 @@ export async function readOrders(
     for (const [name, value] of Object.entries(await redis.hgetall(orderKeys.stats(k))))
       model.stats[name] = (model.stats[name] ?? 0) + Number(value);
     for (const userId of await redis.smembers(orderKeys.users(k))) {
-      const located = userOrdersKeys(keys, version, topic, partitions, userId);
-      if (located.partition !== p) misplaced.push(`${userId}: in ${p}, looked up in ${located.partition}`);
+      const expected = partitionOf(userId, partitions);
+      if (expected !== p) misplaced.push(`${userId}: in ${p}, looked up in ${expected}`);
       const orders: OrderView[] = [];
-      let page = await readUserOrders(redis, k, userId, { limit: pageSize });
-      orders.push(...page.orders);
+      let page = await readUserOrders(source, userId, { limit: pageSize });
+      if (page === null) {
+        misplaced.push(`${userId}: listed in ${p}, but the reader found no orders`);
+        continue;
+      }
+      orders.push(...(page.orders as OrderView[]));
       while (page.nextCursor !== null) {
-        page = await readUserOrders(redis, k, userId, { limit: pageSize, cursor: page.nextCursor });
-        orders.push(...page.orders);
+        const next = await readUserOrders(source, userId, { limit: pageSize, cursor: page.nextCursor });
+        if (next === null) break;
+        page = next;
+        orders.push(...(page.orders as OrderView[]));
       }
       model.users.set(userId, { orders, totals: page.totals });
     }

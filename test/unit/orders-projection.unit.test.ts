@@ -3,16 +3,9 @@
  * the way `apply-batch.lua` runs them (a small in-memory interpreter of the batch's words), the
  * business rules it rejects, and the partition the read helper looks a user up in.
  */
-import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { WriteBatch } from '../../consumers/offset-fence.js';
-import {
-  orderEventIssues,
-  orderKeys,
-  ordersProjection,
-  partitionOfKey,
-  readUserOrders,
-} from '../../consumers/projections/orders.js';
+import { orderEventIssues, orderKeys, ordersProjection } from '../../consumers/projections/orders.js';
 import { ErrorCodes, isUnrecoverable } from '../../lib/errors.js';
 import { PartitionKeys } from '../../lib/redis-keys.js';
 import { createEvent, type EventInput, type EventType, type TributaryEvent } from '../../schemas/catalog.js';
@@ -288,22 +281,5 @@ describe('orders projection: business rules', () => {
     const free = { ...d, items: [{ sku: 'gift', quantity: 1, unitPrice: 0 }], totalAmount: 0 };
     expect(orderEventIssues(ev('OrderPlaced', free))).toEqual([]);
     expect(orderEventIssues(cancelled('o', 0))).toEqual([]);
-  });
-});
-
-describe('orders read helper', () => {
-  it("finds a user's partition with Kafka's murmur2 (the Java client's test vectors)", () => {
-    // Utils.murmur2 in Apache Kafka: "0" → 971027396, "1" → -1993445489, "21" → -973932308;
-    // the partition is (hash & 0x7fffffff) % partitions.
-    expect(partitionOfKey('0', 1000)).toBe(971027396 % 1000);
-    expect(partitionOfKey('1', 1000)).toBe((-1993445489 & 0x7fffffff) % 1000);
-    expect(partitionOfKey('21', 1000)).toBe((-973932308 & 0x7fffffff) % 1000);
-    expect(partitionOfKey('user-1', 1)).toBe(0);
-  });
-
-  it('refuses a malformed cursor before asking Redis anything', async () => {
-    const redis = {} as Redis;
-    for (const cursor of ['nope', ':o1', 'x1:o1', '12'])
-      await expect(readUserOrders(redis, k, 'u1', { cursor })).rejects.toThrow(RangeError);
   });
 });
