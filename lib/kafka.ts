@@ -19,23 +19,31 @@ const levelNames: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
 const TRANSIENT =
   /coordinator is (loading|not available)|not the correct coordinator|leader(ship)? (not available|election)|There is no leader|Restarting the consumer|This server does not host this topic-partition|not the leader for that topic-partition/i;
 
-/** The pino method for a KafkaJS log entry: its own level, except transient conditions at info. */
+/** Log entries a client expects as part of its normal work; they are logged at debug. */
+export type ExpectedLog = (message: string, error: unknown) => boolean;
+
+/**
+ * The pino method for a KafkaJS log entry: debug for what `expected` matches, info for transient
+ * conditions logged as errors, otherwise KafkaJS's own level.
+ */
 export function kafkajsLogMethod(
   level: number,
   message: string,
   error?: unknown,
+  expected?: ExpectedLog,
 ): 'error' | 'warn' | 'info' | 'debug' {
+  if (expected?.(message, error)) return 'debug';
   const method = levelNames[level] ?? 'info';
   if (method === 'error' && (TRANSIENT.test(message) || TRANSIENT.test(String(error ?? '')))) return 'info';
   return method;
 }
 
 /** Bridges KafkaJS's logger into pino so all logs share one format. */
-function pinoLogCreator(logger: Logger) {
+function pinoLogCreator(logger: Logger, expected?: ExpectedLog) {
   return () =>
     ({ namespace, level, log }: LogEntry) => {
       const { message, ...extra } = log;
-      logger[kafkajsLogMethod(level, message, extra.error)]({ namespace, ...extra }, message);
+      logger[kafkajsLogMethod(level, message, extra.error, expected)]({ namespace, ...extra }, message);
     };
 }
 
@@ -52,6 +60,8 @@ export interface KafkaClientOptions {
   clientId?: string;
   /** Extra KafkaJS options (retry, timeouts). */
   overrides?: Partial<KafkaConfig>;
+  /** Log entries this client expects in its normal work, logged at debug. */
+  expectedLogs?: ExpectedLog;
 }
 
 /** Creates a KafkaJS client for the configured brokers, logging through `logger`. */
@@ -66,7 +76,7 @@ export function createKafka(
     clientId: options.clientId ?? config.kafka.clientId,
     brokers: config.kafka.brokers.value,
     logLevel: logLevel.WARN,
-    logCreator: pinoLogCreator(logger.child({ component: 'kafkajs' })),
+    logCreator: pinoLogCreator(logger.child({ component: 'kafkajs' }), options.expectedLogs),
     retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 5_000 },
     ...options.overrides,
   });

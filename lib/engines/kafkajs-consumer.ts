@@ -9,7 +9,7 @@
  * kafkajs's runner commits after every batch (autoCommit), before it rejoins on a rebalance,
  * and when a seek is applied (it commits the sought offset).
  */
-import { logLevel, type Consumer, type ConsumerConfig, type EachBatchPayload, type LogEntry } from 'kafkajs';
+import type { Consumer, ConsumerConfig, EachBatchPayload } from 'kafkajs';
 import type { TributaryConfig } from '../config.js';
 import type { EngineConsumerOptions, TopicPartition } from '../engine.js';
 import { createKafka } from '../kafka.js';
@@ -18,25 +18,12 @@ import { ConsumerBase, type PartitionOffset } from './consumer-base.js';
 import { fetchBudgetBytes } from './consumer-options.js';
 import { registerKafkajsCodecs } from './kafkajs-codecs.js';
 
-const levels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
-  [logLevel.ERROR]: 'error',
-  [logLevel.WARN]: 'warn',
-  [logLevel.INFO]: 'info',
-  [logLevel.DEBUG]: 'debug',
-};
-
 /**
- * kafkajs logs into pino. It logs every error response at error level, and a member sees a few
- * REBALANCE_IN_PROGRESS answers on every rebalance: those are how it learns to rejoin, so debug.
+ * A member sees a few REBALANCE_IN_PROGRESS answers on every rebalance, which kafkajs logs as
+ * errors: those are how it learns to rejoin.
  */
-function logCreator(logger: Logger) {
-  return () =>
-    ({ namespace, level, log }: LogEntry) => {
-      const { message, ...extra } = log;
-      const rebalancing = typeof extra.error === 'string' && /rebalanc/i.test(extra.error);
-      logger[rebalancing ? 'debug' : (levels[level] ?? 'info')]({ namespace, ...extra }, message);
-    };
-}
+const rebalancing = (_message: string, error: unknown): boolean =>
+  typeof error === 'string' && /rebalanc/i.test(error);
 
 /** `{ topic: [partitions] }` (kafkajs's shape) from a flat list, and back. */
 function byTopic(partitions: readonly TopicPartition[]): { topic: string; partitions: number[] }[] {
@@ -78,7 +65,7 @@ export class KafkajsConsumer extends ConsumerBase {
     };
     const kafka = createKafka(config, this.log, {
       clientId,
-      overrides: { logLevel: logLevel.WARN, logCreator: logCreator(this.log) },
+      expectedLogs: rebalancing,
     });
     this.#consumer = kafka.consumer(consumerConfig);
   }

@@ -4,12 +4,10 @@
  */
 import {
   CompressionTypes,
-  logLevel,
   Partitioners,
   type IHeaders,
   type Kafka,
   type ProducerConfig,
-  type LogEntry,
   type Message,
   type Producer,
   type TopicMessages,
@@ -43,26 +41,11 @@ const MAX_RETRY_TIME_MS = 5_000;
  */
 const MAX_REQUEST_RECORDS = 1000;
 
-const levels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
-  [logLevel.ERROR]: 'error',
-  [logLevel.WARN]: 'warn',
-  [logLevel.INFO]: 'info',
-  [logLevel.DEBUG]: 'debug',
-};
-
 /**
- * kafkajs logs into pino. Its warning that bounded retries "may invalidate EoS guarantees" is
- * expected here (retries are bounded on purpose, so that a `send` fails rather than hangs) and
- * goes to debug.
+ * kafkajs's warning that bounded retries "may invalidate EoS guarantees" is expected here
+ * (retries are bounded on purpose, so that a `send` fails rather than hangs).
  */
-function logCreator(logger: Logger) {
-  return () =>
-    ({ namespace, level, log }: LogEntry) => {
-      const { message, ...extra } = log;
-      const method = message.startsWith('Limiting retries') ? 'debug' : (levels[level] ?? 'info');
-      logger[method]({ namespace, ...extra }, message);
-    };
-}
+const boundedRetries = (message: string): boolean => message.startsWith('Limiting retries');
 
 function toMessage(record: OutgoingRecord): Message {
   // kafkajs only reads the headers (undefined means none); its type is just not readonly.
@@ -94,7 +77,7 @@ export class KafkajsProducer implements EngineProducer {
     const clientId = [config.kafka.clientId, this.options.clientId].filter(Boolean).join('-');
     this.#kafka = createKafka(config, this.#logger, {
       clientId,
-      overrides: { logLevel: logLevel.WARN, logCreator: logCreator(this.#logger) },
+      expectedLogs: boundedRetries,
     });
     this.#producerConfig = {
       idempotent: true,

@@ -33,4 +33,19 @@ describe('kafkajsLogMethod', () => {
     ).toBe('error');
     expect(kafkajsLogMethod(logLevel.WARN, 'There is no leader for this topic-partition')).toBe('warn');
   });
+
+  it("logs what a client expects at debug, whatever KafkaJS's level", () => {
+    const rebalancing = (_m: string, error: unknown) => typeof error === 'string' && /rebalanc/i.test(error);
+    expect(
+      kafkajsLogMethod(
+        logLevel.ERROR,
+        'Response Heartbeat',
+        'The group is rebalancing, so a rejoin is needed',
+        rebalancing,
+      ),
+    ).toBe('debug');
+    expect(kafkajsLogMethod(logLevel.ERROR, 'Response Fetch', 'Offset out of range', rebalancing)).toBe(
+      'error',
+    );
+  });
 });
