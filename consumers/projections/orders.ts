@@ -3,7 +3,8 @@
  * live in one partition and arrive in order. Keys, all under that partition's hash tag:
  *
  * - `orders:<userId>`: sorted set of the user's order ids, score = `placedAt` (event time, ms).
- * - `order:<orderId>`: hash of the order's details and status (fields as in {@link OrderView}).
+ * - `order:<orderId>`: hash of the order's details and status (fields as in `OrderView` of
+ *   lib/read-models/orders.ts).
  * - `totals:<userId>`: hash of counts `placed`, `paid`, `cancelled` and, per ISO currency,
  *   `placedAmount:<CUR>`, `paidAmount:<CUR>`, `refundedAmount:<CUR>`: integers in minor units.
  * - `order-paid:<orderId>`, `order-cancelled:<orderId>`: markers, there once that payment or
@@ -34,54 +35,12 @@ import { ErrorCodes, UnrecoverableError } from '../../lib/errors.js';
 import { orderKeys } from '../../lib/redis-keys.js';
 import type { PartitionKeys } from '../../lib/redis-keys.js';
 import type { TributaryEvent } from '../../schemas/catalog.js';
-import type {
-  OrderCancellationReason,
-  OrderCancelled,
-  OrderLineItem,
-  OrderPaid,
-  OrderPlaced,
-  PaymentMethod,
-} from '../../schemas/generated/events.js';
+import type { OrderCancelled, OrderPaid, OrderPlaced } from '../../schemas/generated/events.js';
 import type { WriteBatch } from '../offset-fence.js';
 import type { AppliedRecord, Projection } from '../runtime/types.js';
 
 /** Key names of the orders projection within one partition (the layout is in lib/redis-keys.ts). */
 export { orderKeys };
-
-export type OrderStatus = 'PLACED' | 'PAID' | 'CANCELLED';
-
-/** An order as stored in its hash; payment and cancellation fields appear once those happen. */
-export interface OrderView {
-  readonly orderId: string;
-  readonly userId: string;
-  readonly status: OrderStatus;
-  readonly totalAmount: number;
-  readonly currency: string;
-  /** Units ordered: the sum of the lines' quantities. */
-  readonly itemCount: number;
-  readonly lineCount: number;
-  readonly items: readonly OrderLineItem[];
-  readonly placedAt: number;
-  readonly paidAt?: number;
-  readonly paidAmount?: number;
-  readonly paymentCurrency?: string;
-  readonly paymentMethod?: PaymentMethod;
-  readonly paymentId?: string;
-  readonly cancelledAt?: number;
-  readonly cancelReason?: OrderCancellationReason;
-  readonly refundAmount?: number;
-  readonly refundCurrency?: string;
-}
-
-/** A user's totals; amounts are per ISO currency code, in minor units. */
-export interface OrderTotals {
-  placed: number;
-  paid: number;
-  cancelled: number;
-  placedAmount: Record<string, number>;
-  paidAmount: Record<string, number>;
-  refundedAmount: Record<string, number>;
-}
 
 const CURRENCY = /^[A-Z]{3}$/;
 

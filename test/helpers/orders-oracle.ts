@@ -5,9 +5,9 @@
  * orphans, a payment after a cancellation) and for business rules it never breaks.
  */
 import type { Redis } from 'ioredis';
-import { orderKeys, type OrderTotals, type OrderView } from '../../consumers/projections/orders.js';
+import { orderKeys } from '../../consumers/projections/orders.js';
 import { partitionOf } from '../../lib/partitioner.js';
-import { readUserOrders } from '../../lib/read-models/orders.js';
+import { readUserOrders, type OrderTotals, type OrderView } from '../../lib/read-models/orders.js';
 import { fixedPartitionCounts, type ReadModelSource } from '../../lib/read-models/source.js';
 import { ProjectionKeys, progressKey } from '../../lib/redis-keys.js';
 import { createEvent, type EventInput, type EventType, type TributaryEvent } from '../../schemas/catalog.js';
@@ -151,12 +151,12 @@ export async function readOrders(
         misplaced.push(`${userId}: listed in ${p}, but the reader found no orders`);
         continue;
       }
-      orders.push(...(page.orders as OrderView[]));
+      orders.push(...page.orders);
       while (page.nextCursor !== null) {
         const next = await readUserOrders(source, userId, { limit: pageSize, cursor: page.nextCursor });
         if (next === null) break;
         page = next;
-        orders.push(...(page.orders as OrderView[]));
+        orders.push(...page.orders);
       }
       model.users.set(userId, { orders, totals: page.totals });
     }
