@@ -6,8 +6,7 @@
  */
 import type { TributaryConfig } from '../lib/config.js';
 import { resolveAuth } from '../lib/http-auth.js';
-import type { ResolvedAuth } from '../lib/http-auth.js';
-import { listenService } from '../lib/http/service.js';
+import { listenService, type RunningService } from '../lib/http/service.js';
 import type { Logger } from '../lib/logger.js';
 import { openReadModelSource } from '../lib/read-models/source.js';
 import type { OwnedReadModelSource, PartitionCounts } from '../lib/read-models/source.js';
@@ -25,14 +24,8 @@ export interface QueryServiceOptions {
   readonly partitions?: PartitionCounts;
 }
 
-export interface QueryService extends QueryServer {
-  /** Base URL, e.g. `http://127.0.0.1:8090`. */
-  readonly url: string;
+export interface QueryService extends QueryServer, RunningService {
   readonly source: OwnedReadModelSource;
-  /** The credentials in force, with the generated development key if one is used. */
-  readonly auth: ResolvedAuth;
-  /** Graceful shutdown; idempotent. Resolves `false` if it ran out of time. */
-  close(): Promise<boolean>;
 }
 
 /** Starts the query service and returns once it listens. */

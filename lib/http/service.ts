@@ -5,6 +5,7 @@
  * SIGINT shut down gracefully, a second signal exits at once.
  */
 import type { FastifyInstance } from 'fastify';
+import type { ResolvedAuth } from '../http-auth.js';
 import type { Logger } from '../logger.js';
 
 export interface ListeningService {
@@ -12,6 +13,12 @@ export interface ListeningService {
   readonly url: string;
   /** Graceful shutdown; idempotent. Resolves `false` if it failed or ran out of time. */
   close(): Promise<boolean>;
+}
+
+/** A listening service with the credentials in force. */
+export interface RunningService extends ListeningService {
+  /** The credentials in force, with the generated development key if one is used. */
+  readonly auth: ResolvedAuth;
 }
 
 export interface ListenOptions {

@@ -6,8 +6,7 @@
  */
 import type { TributaryConfig } from '../../lib/config.js';
 import { resolveAuth } from '../../lib/http-auth.js';
-import type { ResolvedAuth } from '../../lib/http-auth.js';
-import { listenService } from '../../lib/http/service.js';
+import { listenService, type RunningService } from '../../lib/http/service.js';
 import type { Logger } from '../../lib/logger.js';
 import { Publisher } from '../publisher.js';
 import type { PublisherOptions } from '../publisher.js';
@@ -24,14 +23,8 @@ export interface IngestServiceOptions {
   readonly publisherOptions?: PublisherOptions;
 }
 
-export interface IngestService extends IngestServer {
-  /** Base URL, e.g. `http://127.0.0.1:8080`. */
-  readonly url: string;
+export interface IngestService extends IngestServer, RunningService {
   readonly publisher: Publisher;
-  /** The credentials in force, with the generated development key if one is used. */
-  readonly auth: ResolvedAuth;
-  /** Graceful shutdown; idempotent. Resolves `false` if it ran out of time. */
-  close(): Promise<boolean>;
 }
 
 /** Starts the ingestion service and returns once it listens. */
