@@ -14,7 +14,6 @@ import {
   readLateCounts,
   type AnalyticsWindowView,
 } from '../../lib/read-models/analytics.js';
-import { ProjectionKeys, progressKey } from '../../lib/redis-keys.js';
 import { prng } from '../../producers/generator.js';
 import { Publisher } from '../../producers/publisher.js';
 import { WindowResultCodec } from '../../schemas/analytics-window.js';
@@ -34,6 +33,7 @@ import { faultSeed } from '../helpers/fault-seed.js';
 import { readTopic } from '../helpers/read-topic.js';
 import { cleanupTopics, testAdmin, testConfig, testLogger, testRedis } from '../helpers/stack.js';
 import { until } from '../helpers/until.js';
+import { projectionRecords } from '../helpers/progress.js';
 
 const KILLS = 4;
 
@@ -54,15 +54,8 @@ describe('analytics group under kill -9', () => {
     onTestFinished(() => publisher.close());
     for (let i = 0; i < events.length; i += 5_000) await publisher.publishBatch(events.slice(i, i + 5_000));
 
-    const keys = new ProjectionKeys(prefix, 'analytics');
     const topics = ['users', 'orders', 'page-views'].map((t) => `${config.topics.prefix}${t}`);
-    const applied = async () => {
-      const pipe = redis.pipeline();
-      for (const topic of topics) {
-        for (let p = 0; p < 3; p++) pipe.hget(progressKey(keys.partition('v1', topic, p)), 'records');
-      }
-      return ((await pipe.exec()) ?? []).reduce((n, [, v]) => n + Number(v ?? 0), 0);
-    };
+    const applied = () => projectionRecords(redis, prefix, 'analytics', topics, 3);
 
     // Kill points: seeded fractions of the stream, plus a seeded delay so kills land anywhere in
     // a batch (decoding, producing late events, inside the fenced script, finalizing).

@@ -9,8 +9,9 @@ import { orderKeys } from '../../consumers/projections/orders.js';
 import { partitionOf } from '../../lib/partitioner.js';
 import { readUserOrders, type OrderTotals, type OrderView } from '../../lib/read-models/orders.js';
 import { fixedPartitionCounts, type ReadModelSource } from '../../lib/read-models/source.js';
-import { ProjectionKeys, progressKey } from '../../lib/redis-keys.js';
+import { ProjectionKeys } from '../../lib/redis-keys.js';
 import { createEvent, type EventInput, type EventType, type TributaryEvent } from '../../schemas/catalog.js';
+import { projectionRecords } from './progress.js';
 
 /** Per user: orders newest first (ties by order id, descending) and totals. */
 export interface OrdersModel {
@@ -172,11 +173,7 @@ export async function readOrdersProgress(
   partitions: number,
   version = 'v1',
 ): Promise<number> {
-  const keys = new ProjectionKeys(prefix, 'orders');
-  let records = 0;
-  for (let p = 0; p < partitions; p++)
-    records += Number((await redis.hget(progressKey(keys.partition(version, topic, p)), 'records')) ?? 0);
-  return records;
+  return projectionRecords(redis, prefix, 'orders', [topic], partitions, version);
 }
 
 /** Hand-made events, in publish order; `poison` maps the eventId of each invalid one to its field. */

@@ -12,12 +12,13 @@ import type { Projection } from '../../consumers/runtime/types.js';
 import { provisionTopics } from '../../infra/topics.js';
 import type { TributaryConfig } from '../../lib/config.js';
 import { readAnalyticsView } from '../../lib/read-models/analytics.js';
-import { ProjectionKeys, progressKey } from '../../lib/redis-keys.js';
 import { generateEvents } from '../../producers/generator.js';
 import { Publisher } from '../../producers/publisher.js';
+import { startQueryService, type QueryService } from '../../query/service.js';
 import { eventCatalog, topicName, type TributaryEvent } from '../../schemas/catalog.js';
 import { cleanupTopics, testAdmin, testConfig, testLogger, testRedis } from './stack.js';
 import { until } from './until.js';
+import { projectionRecords } from './progress.js';
 
 export interface QueryFixture {
   /** Topics, Redis key prefix and credentials of this test. */
@@ -64,19 +65,8 @@ export async function projectionProgress(
   projection: Projection,
   version = 'v1',
 ): Promise<number> {
-  const keys = new ProjectionKeys(f.prefix, projection.name);
-  const pipeline = f.redis.pipeline();
-  for (const base of projection.topics) {
-    const topic = topicName(base, f.config.topics.prefix);
-    for (let p = 0; p < f.partitions; p++)
-      pipeline.hget(progressKey(keys.partition(version, topic, p)), 'records');
-  }
-  let records = 0;
-  for (const [err, v] of (await pipeline.exec()) ?? []) {
-    if (err) throw err;
-    records += Number(v ?? 0);
-  }
-  return records;
+  const topics = projection.topics.map((base) => topicName(base, f.config.topics.prefix));
+  return projectionRecords(f.redis, f.prefix, projection.name, topics, f.partitions, version);
 }
 
 /**
@@ -117,4 +107,18 @@ export async function buildReadModels(
     }
   }
   return runtimes;
+}
+
+/** Starts the query service on `f`'s config on a free loopback port; closed when the test finishes. */
+export async function serveQuery(f: QueryFixture): Promise<QueryService> {
+  const service = await startQueryService({
+    config: f.config,
+    logger: testLogger(),
+    host: '127.0.0.1',
+    port: 0,
+  });
+  onTestFinished(async () => {
+    await service.close();
+  });
+  return service;
 }

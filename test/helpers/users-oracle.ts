@@ -5,6 +5,7 @@
 import type { Redis } from 'ioredis';
 import { ProjectionKeys, userKeys } from '../../lib/redis-keys.js';
 import type { TributaryEvent } from '../../schemas/catalog.js';
+import { projectionRecords } from './progress.js';
 
 export interface OracleUser {
   email: string;
@@ -83,18 +84,7 @@ export async function readProgress(
   partitions: number,
   version = 'v1',
 ): Promise<number> {
-  const keys = new ProjectionKeys(prefix, 'users');
-  const pipeline = redis.pipeline();
-  for (let p = 0; p < partitions; p++) {
-    pipeline.hget(keys.partition(version, topic, p).key('progress'), 'records');
-  }
-  const replies = (await pipeline.exec()) ?? [];
-  let records = 0;
-  for (const [err, v] of replies) {
-    if (err) throw err;
-    records += Number(v ?? 0);
-  }
-  return records;
+  return projectionRecords(redis, prefix, 'users', [topic], partitions, version);
 }
 
 /**

@@ -21,7 +21,6 @@ import {
   ProjectionKeys,
   analyticsKeys,
   analyticsUpdatesChannel,
-  progressKey,
 } from '../../lib/redis-keys.js';
 import { createEvent, type TributaryEvent } from '../../schemas/catalog.js';
 import { Publisher } from '../../producers/publisher.js';
@@ -45,6 +44,7 @@ import {
 import { readTopic } from '../helpers/read-topic.js';
 import { cleanupTopics, testAdmin, testConfig, testLogger, testRedis } from '../helpers/stack.js';
 import { until } from '../helpers/until.js';
+import { projectionRecords } from '../helpers/progress.js';
 
 /** Compares one window read from Redis with the oracle's (or with nothing, for an empty window). */
 function expectWindow(
@@ -107,15 +107,7 @@ describe('analytics consumer group', () => {
 
     const keys = new ProjectionKeys(prefix, 'analytics');
     const topics = ['users', 'orders', 'page-views'].map((t) => `${config.topics.prefix}${t}`);
-    const applied = async () => {
-      let n = 0;
-      for (const topic of topics) {
-        for (let p = 0; p < 3; p++) {
-          n += Number((await redis.hget(progressKey(keys.partition('v1', topic, p)), 'records')) ?? 0);
-        }
-      }
-      return n;
-    };
+    const applied = () => projectionRecords(redis, prefix, 'analytics', topics, 3);
     await until(async () => (await applied()) >= events.length, 'every event applied', { timeoutMs: 60_000 });
     const appliedMs = Date.now() - started;
     expect(await applied()).toBe(events.length);

@@ -15,6 +15,7 @@ import { Publisher } from '../../producers/publisher.js';
 import { until } from '../helpers/until.js';
 import { cleanupTopics, testAdmin, testConfig, testLogger, testRedis } from '../helpers/stack.js';
 import { readUsers, usersOracle } from '../helpers/users-oracle.js';
+import { projectionRecords } from '../helpers/progress.js';
 
 describe.each(engineNames)('consumer runtime: users projection (%s engine)', (engine) => {
   it('builds the read model exactly once, resumes after a restart, and refills a flushed Redis', async () => {
@@ -86,12 +87,7 @@ describe.each(engineNames)('consumer runtime: users projection (%s engine)', (en
     onTestFinished(() => runtime.stop());
     expect(runtime.groupId).toBe(`${config.topics.prefix}tributary-user-count.v1`);
     const keys = new ProjectionKeys(prefix, 'user-count');
-    const progress = async () => {
-      let n = 0;
-      for (let p = 0; p < 3; p++)
-        n += Number((await redis.hget(keys.partition('v1', topic, p).key('progress'), 'records')) ?? 0);
-      return n;
-    };
+    const progress = () => projectionRecords(redis, prefix, 'user-count', [topic], 3);
     await until(async () => (await progress()) >= events.length, 'user count applied');
     let count = 0;
     let created = 0;

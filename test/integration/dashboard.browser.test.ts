@@ -16,9 +16,8 @@ import { ConsumerRuntime } from '../../consumers/runtime/consumer-runtime.js';
 import { generateEvents } from '../../producers/generator.js';
 import { DASHBOARD_ASSETS_DIR } from '../../query/dashboard/assets.js';
 import { buildDashboard } from '../../query/dashboard/build.js';
-import { startQueryService } from '../../query/service.js';
 import type { TributaryEvent } from '../../schemas/catalog.js';
-import { QUERY_KEY, queryFixture } from '../helpers/query-fixture.js';
+import { QUERY_KEY, queryFixture, serveQuery } from '../helpers/query-fixture.js';
 import { testLogger } from '../helpers/stack.js';
 import { until } from '../helpers/until.js';
 
@@ -112,15 +111,7 @@ describe('dashboard (browser)', () => {
     onTestFinished(async () => {
       await Promise.all(runtimes.map((r) => r.stop()));
     });
-    const service = await startQueryService({
-      config: f.config,
-      logger: testLogger(),
-      host: '127.0.0.1',
-      port: 0,
-    });
-    onTestFinished(async () => {
-      await service.close();
-    });
+    const service = await serveQuery(f);
 
     // The status route is guarded like every data route; the page itself is public and locked down.
     expect((await fetch(`${service.url}/dashboard/status`)).status).toBe(401);

@@ -7,7 +7,6 @@
  */
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { analyticsProjection } from '../../consumers/analytics/analytics-projection.js';
-import { startQueryService } from '../../query/service.js';
 import type { QueryService } from '../../query/service.js';
 import {
   ANALYTICS_ENV,
@@ -17,8 +16,13 @@ import {
   analyticsTestOracle,
 } from '../helpers/analytics-fixture.js';
 import { topPages, type AnalyticsOracle, type OracleWindow } from '../helpers/analytics-oracle.js';
-import { QUERY_KEY, buildReadModels, queryFixture, type QueryFixture } from '../helpers/query-fixture.js';
-import { testLogger } from '../helpers/stack.js';
+import {
+  QUERY_KEY,
+  buildReadModels,
+  queryFixture,
+  serveQuery,
+  type QueryFixture,
+} from '../helpers/query-fixture.js';
 import { until } from '../helpers/until.js';
 
 interface Answer {
@@ -57,15 +61,7 @@ function oracleWindow(oracle: AnalyticsOracle, kind: string, start: number): Ora
 describe('query service: analytics', () => {
   it('serves every window and total as the oracle computes them, and streams the group updates', async () => {
     const f = await queryFixture(ANALYTICS_ENV);
-    const service = await startQueryService({
-      config: f.config,
-      logger: testLogger(),
-      host: '127.0.0.1',
-      port: 0,
-    });
-    onTestFinished(async () => {
-      await service.close();
-    });
+    const service = await serveQuery(f);
 
     // Before the group has run: no windows, said plainly.
     const before = await get(service, '/analytics/counts');

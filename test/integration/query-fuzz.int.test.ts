@@ -5,11 +5,10 @@
  * `GET /stream` is left out (it never ends, by design; its parameter checks are unit-tested), and
  * so is `/readyz` (it may honestly answer 503).
  */
-import { describe, expect, it, onTestFinished } from 'vitest';
-import { startQueryService } from '../../query/service.js';
+import { describe, expect, it } from 'vitest';
 import { analyticsProjection } from '../../consumers/analytics/analytics-projection.js';
 import { generateEvents } from '../../producers/generator.js';
-import { QUERY_KEY, buildReadModels, queryFixture } from '../helpers/query-fixture.js';
+import { QUERY_KEY, buildReadModels, queryFixture, serveQuery } from '../helpers/query-fixture.js';
 import {
   FUZZ_BUDGET_MS,
   SCHEMATHESIS,
@@ -17,7 +16,6 @@ import {
   runSchemathesis,
   schemathesisInstalled,
 } from '../helpers/schemathesis.js';
-import { testLogger } from '../helpers/stack.js';
 
 /** Test cases per operation and phase; the run stays well under a minute on two cores. */
 const MAX_EXAMPLES = process.env.TRIBUTARY_FUZZ_EXAMPLES ?? '40';
@@ -34,15 +32,7 @@ describe('query API under schemathesis', () => {
       ),
     ].map((g) => g.event);
     await buildReadModels(f, events, ['users', 'user-count', 'orders', analyticsProjection]);
-    const service = await startQueryService({
-      config: f.config,
-      logger: testLogger(),
-      host: '127.0.0.1',
-      port: 0,
-    });
-    onTestFinished(async () => {
-      await service.close();
-    });
+    const service = await serveQuery(f);
     const { code, output, seconds } = await runSchemathesis({
       url: service.url,
       apiKey: QUERY_KEY,

@@ -13,7 +13,6 @@ import { createKafka } from '../../lib/kafka.js';
 import { partitionOf } from '../../lib/partitioner.js';
 import { analyticsUpdatesChannel } from '../../lib/redis-keys.js';
 import { Publisher } from '../../producers/publisher.js';
-import { startQueryService } from '../../query/service.js';
 import type { QueryService } from '../../query/service.js';
 import { createEvent, type TributaryEvent } from '../../schemas/catalog.js';
 import { orderEdgeCases, ordersOracle } from '../helpers/orders-oracle.js';
@@ -22,25 +21,12 @@ import {
   QUERY_KEY,
   buildReadModels,
   queryFixture,
+  serveQuery,
   userAndOrderEvents,
-  type QueryFixture,
 } from '../helpers/query-fixture.js';
 import { testLogger, uid } from '../helpers/stack.js';
 import { until } from '../helpers/until.js';
 import { usersOracle } from '../helpers/users-oracle.js';
-
-async function serve(f: QueryFixture): Promise<QueryService> {
-  const service = await startQueryService({
-    config: f.config,
-    logger: testLogger(),
-    host: '127.0.0.1',
-    port: 0,
-  });
-  onTestFinished(async () => {
-    await service.close();
-  });
-  return service;
-}
 
 async function get<T>(
   service: QueryService,
@@ -91,7 +77,7 @@ describe('query service on the real stack', () => {
     // ~500 users a partition: their id sets are hash tables, which SSCAN walks in several batches.
     const events: TributaryEvent[] = [...userAndOrderEvents(11, 1_500, 30_000), ...edge.events];
     await buildReadModels(f, events);
-    const service = await serve(f);
+    const service = await serveQuery(f);
 
     const users = usersOracle(events);
     const expectedUsers = [...users].map(([userId, u]) => ({ userId, ...u, createdAt: Number(u.createdAt) }));
@@ -171,7 +157,7 @@ describe('query service on the real stack', () => {
     const f = await queryFixture();
     const events = userAndOrderEvents(13, 1_200, 20_000).filter((e) => e.type.startsWith('User'));
     await buildReadModels(f, events, ['users', 'user-count']);
-    const service = await serve(f);
+    const service = await serveQuery(f);
     const before = [...usersOracle(events).keys()];
     const deleted = new Set<string>();
     const created = new Set<string>();
@@ -250,7 +236,7 @@ describe('query service on the real stack', () => {
     const f = await queryFixture();
     const events = userAndOrderEvents(12, 60, 3_000).filter((e) => e.type.startsWith('User'));
     await buildReadModels(f, events, ['users', 'user-count']);
-    const service = await serve(f);
+    const service = await serveQuery(f);
     const first = await get<UsersPage>(service, '/users?limit=5');
     expect(first.body.nextCursor).not.toBeNull();
 
@@ -277,7 +263,7 @@ describe('query service on the real stack', () => {
 
   it('streams what is published on the analytics channel: events, replay, heartbeats, disconnects', async () => {
     const f = await queryFixture({ TRIBUTARY_QUERY_STREAM_HEARTBEAT_MS: '300' });
-    const service = await serve(f);
+    const service = await serveQuery(f);
     const channel = analyticsUpdatesChannel(f.prefix);
 
     const open = async (headers: Record<string, string> = {}, query = '') => {
@@ -370,7 +356,7 @@ describe('query service on the real stack', () => {
 
   it('refuses missing, unknown and under-scoped credentials over HTTP', async () => {
     const f = await queryFixture();
-    const service = await serve(f);
+    const service = await serveQuery(f);
     const bare = await fetch(`${service.url}/users`);
     expect(bare.status).toBe(401);
     expect(await bare.json()).toMatchObject({ error: 'unauthorized' });
