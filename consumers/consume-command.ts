@@ -43,7 +43,17 @@ export function registerConsumeCommand(program: Command, ctx: CliContext): void 
               host: config.consumer.httpHost,
               port,
               registry,
-              notReady: () => live.filter((l) => !l.running).map((l) => l.projection.name),
+              notReady: () => [
+                ...live.filter((l) => !l.running).map((l) => l.projection.name),
+                ...live.flatMap((l) =>
+                  l.current
+                    .blockedOutputs()
+                    .map(
+                      (b) =>
+                        `${l.projection.name}: cannot produce to ${b.topic} since ${b.since}: ${b.reason}`,
+                    ),
+                ),
+              ],
             })
           : undefined;
       console.log(

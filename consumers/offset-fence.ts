@@ -1,8 +1,12 @@
 /**
- * The offset fence (DESIGN.md §4): a partition batch's Redis writes and the partition's new
- * offset are applied in one Lua script, atomically, and only if the stored offset is below the
- * batch's first offset. A crash at any point therefore replays at most a batch that was not
- * applied, and a replay of one that was is dropped whole. One round trip per batch.
+ * The offset fence (DESIGN.md §4, §11): a partition slice's Redis writes and the partition's new
+ * offset are applied in one Lua script, atomically, and only if the stored offset is exactly the
+ * one the consumer expects. Offsets are facts, not arithmetic: a gap before the slice's first
+ * record (a transaction marker, compaction, retention) is fine; a stored offset that moved on
+ * (someone applied ahead) or back (Redis lost its last writes) is answered and nothing is written.
+ * The same script drops event ids it applied within the de-duplication horizon and refuses a
+ * bounded sum that would leave the safe-integer range, both before its first write, so it can
+ * never fail halfway. One round trip per slice.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -21,12 +25,25 @@ export function luaScript(name: string): string {
   throw new Error(`cannot find consumers/lua/${name} above ${start}`);
 }
 
+/** A point of a {@link WriteBatch} to roll back to. */
+export interface WriteMark {
+  readonly words: number;
+  readonly ops: number;
+  readonly sums: number;
+}
+
 /** The writes of one batch, built by a projection, applied by {@link OffsetFence.apply}. */
 export class WriteBatch {
   /** Flat encoding, sent as one JSON array: for each op, its word count then its words. */
   readonly words: string[] = [];
   readonly keys = new Set<string>();
   ops = 0;
+  /** Bounded sums, flat: key, field, increment for each (see {@link sum}). */
+  readonly sums: string[] = [];
+  /** For each bounded sum, the offsets of the records it adds up. */
+  readonly sumSources: (readonly string[])[] = [];
+  /** The offset of the record being applied (set by the runtime), blamed for its own sums. */
+  current: string | undefined;
 
   /** A plain Redis command whose first argument is the key it writes. */
   command(name: string, key: string, ...args: (string | number)[]): this {
@@ -65,14 +82,32 @@ export class WriteBatch {
     return this;
   }
 
-  /** A point to roll back to if building one record's writes fails half-way. */
-  mark(): { readonly words: number; readonly ops: number } {
-    return { words: this.words.length, ops: this.ops };
+  /**
+   * `HINCRBY key field increment`, applied only if the field's value stays a safe integer
+   * (|v| ≤ 2^53 − 1): the fence checks every sum against what Redis holds before it writes
+   * anything, and answers which one would not (the runtime then dead-letters `sources`, the
+   * records it adds up: by default the one being applied). Use it for sums of values a record
+   * carries (amounts); counters of records cannot get near the bound.
+   */
+  sum(key: string, field: string, increment: number, sources?: readonly string[]): this {
+    if (!Number.isSafeInteger(increment))
+      throw new RangeError(`sum increment ${increment} is not a safe integer`);
+    this.keys.add(key);
+    this.sums.push(key, field, String(increment));
+    this.sumSources.push(sources ?? (this.current === undefined ? [] : [this.current]));
+    return this;
   }
 
-  rollback(mark: { readonly words: number; readonly ops: number }): void {
+  /** A point to roll back to if building one record's writes fails half-way. */
+  mark(): WriteMark {
+    return { words: this.words.length, ops: this.ops, sums: this.sumSources.length };
+  }
+
+  rollback(mark: WriteMark): void {
     this.words.length = mark.words;
     this.ops = mark.ops;
+    this.sumSources.length = mark.sums;
+    this.sums.length = 3 * mark.sums;
   }
 
   /** Appends an operation's arguments word by word (no intermediate arrays: this runs per record). */
@@ -81,14 +116,33 @@ export class WriteBatch {
   }
 }
 
-export interface FenceResult {
-  /** False when the batch had been applied before (nothing was written). */
-  readonly applied: boolean;
-  /** The partition's stored offset after the call. */
-  readonly stored: string;
+/** What the fence answered; nothing was written unless `kind` is `applied`. */
+export type FenceResult =
+  /** Applied; `stored` is the slice's last offset, now the partition's offset. */
+  | { readonly kind: 'applied'; readonly stored: string }
+  /** The stored offset is not the expected one: `stored` is what Redis holds (undefined: none). */
+  | { readonly kind: 'moved'; readonly stored: string | undefined }
+  /** These positions of `ids` were applied before (within the horizon). */
+  | { readonly kind: 'duplicates'; readonly positions: readonly number[] }
+  /** The bounded sum at this position of `batch.sums` would leave the safe-integer range. */
+  | { readonly kind: 'bound'; readonly sum: number };
+
+/** One slice for {@link OffsetFence.apply}. */
+export interface FencedSlice {
+  /** The offset the consumer believes is stored (undefined: none yet). */
+  readonly expected: string | undefined;
+  /** The slice's last offset, stored once applied. */
+  readonly last: string;
+  readonly batch: WriteBatch;
+  /** Event ids to de-duplicate (empty: none); each is remembered under `idsTime`. */
+  readonly ids: readonly string[];
+  /** Epoch ms the ids are kept under (the slice's latest record time). */
+  readonly idsTime: number;
+  /** Ids kept under a time before this are forgotten (the horizon's start). */
+  readonly forgetBefore: number;
 }
 
-type ApplyBatch = (numKeys: number, ...args: string[]) => Promise<[number, string]>;
+type ApplyBatch = (numKeys: number, ...args: string[]) => Promise<(number | string)[]>;
 
 /** Applies write batches behind the offset fence. One per Redis connection. */
 export class OffsetFence {
@@ -106,30 +160,41 @@ export class OffsetFence {
     return (await this.redis.get(keys.offset())) ?? undefined;
   }
 
-  /**
-   * Applies `batch` and stores `lastOffset`, unless the stored offset is at or past `firstOffset`.
-   */
-  async apply(
-    keys: PartitionKeys,
-    firstOffset: string,
-    lastOffset: string,
-    batch: WriteBatch,
-  ): Promise<FenceResult> {
+  /** Applies `slice` if the partition's stored offset is `slice.expected` (see {@link FenceResult}). */
+  async apply(keys: PartitionKeys, slice: FencedSlice): Promise<FenceResult> {
+    const { batch } = slice;
     const offsetKey = keys.offset();
-    const touched = [...batch.keys].filter((k) => k !== offsetKey);
+    const seenKey = keys.seen();
+    const touched = [...batch.keys].filter((k) => k !== offsetKey && k !== seenKey);
     for (const k of touched) {
       if (!k.includes(keys.tag)) throw new Error(`key ${k} lacks the partition hash tag ${keys.tag}`);
     }
     // The writes travel as one JSON argument that the script decodes (cjson, in C): one bulk
     // string instead of one per word costs less to build here and to parse in Redis.
-    const [applied, stored] = await this.run(
-      1 + touched.length,
+    const answer = await this.run(
+      2 + touched.length,
       offsetKey,
+      seenKey,
       ...touched,
-      firstOffset,
-      lastOffset,
+      slice.expected ?? '',
+      slice.last,
       JSON.stringify(batch.words),
+      batch.sums.length === 0 ? '[]' : JSON.stringify(batch.sums),
+      slice.ids.length === 0 ? '[]' : JSON.stringify(slice.ids),
+      String(slice.idsTime),
+      String(slice.forgetBefore),
     );
-    return { applied: applied === 1, stored: String(stored) };
+    switch (Number(answer[0])) {
+      case 1:
+        return { kind: 'applied', stored: String(answer[1]) };
+      case 0:
+        return { kind: 'moved', stored: answer[1] === '' ? undefined : String(answer[1]) };
+      case 2:
+        return { kind: 'duplicates', positions: answer.slice(1).map((i) => Number(i) - 1) };
+      case 3:
+        return { kind: 'bound', sum: Number(answer[1]) - 1 };
+      default:
+        throw new Error(`unexpected answer from the fence: ${JSON.stringify(answer)}`);
+    }
   }
 }

@@ -152,6 +152,26 @@ const envSchema = z.object({
    * event loop may then cost a needless rebalance. Within the broker's default bounds (6 s–30 min).
    */
   TRIBUTARY_CONSUMER_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6_000).max(1_800_000).default(30_000),
+  /**
+   * How long every projection and the analytics group remember the event ids they applied, per
+   * partition, to drop a retried event (same `eventId`) inside the fence; 0 turns it off. Sized
+   * for client retries; costs Redis memory in proportion to events/s times the horizon.
+   */
+  TRIBUTARY_DEDUP_HORIZON_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(7 * 24 * 3600 * 1000)
+    .default(15 * 60 * 1000),
+  /**
+   * An event whose `occurredAt` is further ahead of now than this is refused at ingestion and
+   * treated as late by the analytics group (it never moves a watermark).
+   */
+  TRIBUTARY_MAX_CLOCK_SKEW_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(5 * 60 * 1000),
 
   // Analytics windows, in event time (DESIGN.md §5; consumers/analytics/).
   /** Size of the tumbling windows. */
@@ -322,6 +342,13 @@ export interface TributaryConfig {
     readonly httpPort: number;
     /** `TRIBUTARY_CONSUMER_SESSION_TIMEOUT_MS`: when a silent member's partitions move on. */
     readonly sessionTimeoutMs: number;
+    /** `TRIBUTARY_DEDUP_HORIZON_MS`: how long applied event ids are remembered (0: off). */
+    readonly dedupHorizonMs: number;
+  };
+  /** Bounds on what an event may carry. */
+  readonly events: {
+    /** `TRIBUTARY_MAX_CLOCK_SKEW_MS`: how far ahead of now an `occurredAt` may be. */
+    readonly maxClockSkewMs: number;
   };
   readonly analytics: AnalyticsSettings;
   readonly query: QuerySettings;
@@ -419,7 +446,9 @@ export function loadConfig(
       httpHost: e.TRIBUTARY_CONSUMER_HTTP_HOST,
       httpPort: e.TRIBUTARY_CONSUMER_HTTP_PORT,
       sessionTimeoutMs: e.TRIBUTARY_CONSUMER_SESSION_TIMEOUT_MS,
+      dedupHorizonMs: e.TRIBUTARY_DEDUP_HORIZON_MS,
     },
+    events: { maxClockSkewMs: e.TRIBUTARY_MAX_CLOCK_SKEW_MS },
     analytics: analyticsSettings(e),
     query: {
       host: e.TRIBUTARY_QUERY_HOST,

@@ -13,6 +13,8 @@ export const DeadLetterHeaders = {
   sourceOffset: 'dlq-source-offset',
   failedAt: 'dlq-failed-at',
   consumer: 'dlq-consumer',
+  /** Set when the value was cut to fit the topic: the original value's length in bytes. */
+  truncated: 'dlq-truncated',
 } as const;
 
 export interface DeadLetterSource {
@@ -54,5 +56,22 @@ export function deadLetterRecord(
     key: source.key ?? Buffer.alloc(0),
     value: source.value ?? Buffer.alloc(0),
     headers,
+  };
+}
+
+/**
+ * `record` with its value cut to at most `maxBytes` and the header `dlq-truncated` giving the
+ * original length; headers are kept. For a dead letter its topic refuses as too large.
+ */
+export function truncateDeadLetter(record: OutgoingRecord, maxBytes: number): OutgoingRecord {
+  if (record.value.length <= maxBytes) return record;
+  const original = record.headers?.[DeadLetterHeaders.truncated];
+  return {
+    ...record,
+    value: record.value.subarray(0, maxBytes),
+    headers: {
+      ...record.headers,
+      [DeadLetterHeaders.truncated]: original ?? String(record.value.length),
+    },
   };
 }

@@ -22,6 +22,8 @@ export const ErrorCodes = {
   WIRE_BAD_MAGIC_BYTE: 'TRIBUTARY_WIRE_BAD_MAGIC_BYTE',
   PRODUCER_CLOSED: 'TRIBUTARY_PRODUCER_CLOSED',
   UNRECOVERABLE: 'TRIBUTARY_UNRECOVERABLE',
+  /** A value a record carries would take a stored sum past its bound (dead-lettered). */
+  VALUE_OUT_OF_RANGE: 'TRIBUTARY_VALUE_OUT_OF_RANGE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -26,6 +26,14 @@ export class PartitionKeys {
     return `${this.base}:offset`;
   }
 
+  /**
+   * The event ids this partition applied within the de-duplication horizon (a sorted set scored
+   * by record time), checked and extended by the fence.
+   */
+  seen(): string {
+    return `${this.base}:seen`;
+  }
+
   /** Projection-specific key under this partition: `<prefix>{ns:topic:p}:<parts…>`. */
   key(...parts: (string | number)[]): string {
     return `${this.base}:${parts.join(':')}`;

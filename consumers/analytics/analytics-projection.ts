@@ -39,7 +39,16 @@ import { AnalyticsState } from './analytics-state.js';
 import { Finalizer } from './finalizer.js';
 import { lateEventRecord } from './late-events.js';
 import { WindowBatch, factsOf } from './window-batch.js';
-import { NO_WATERMARK, hopping, splitByLateness, tumbling, watermarkOf, type TimeWindow } from './windows.js';
+import {
+  NO_WATERMARK,
+  hopping,
+  isAhead,
+  splitByLateness,
+  tumbling,
+  watermarkOf,
+  windowsContaining,
+  type TimeWindow,
+} from './windows.js';
 
 /** The group's name: `tributary consume analytics`, keys `analytics.<version>`. */
 export const ANALYTICS_NAME = 'analytics';
@@ -60,6 +69,7 @@ export function createAnalyticsProjection(setup: ProjectionSetup): Projection {
   const { config, groupId } = setup;
   const s = config.analytics;
   const specs = [tumbling(s.tumblingMs), hopping(s.hoppingSizeMs, s.hoppingAdvanceMs)];
+  const maxSkewMs = config.events.maxClockSkewMs;
   const state = new AnalyticsState();
   const metrics = setup.metrics ? analyticsMetrics(setup.metrics.registry) : undefined;
   const lateTopic = `${config.topics.prefix}${TopicNames.lateEvents}`;
@@ -110,17 +120,32 @@ export function createAnalyticsProjection(setup: ProjectionSetup): Projection {
       // Validate first: a refused event must leave the batch as it was.
       const facts = factsOf(record.event);
       const t = record.event.data.occurredAt;
-      w.max = Math.max(w.max, t);
-      const watermark = Math.max(watermarkOf(w.max, s.allowedLatenessMs), w.floor);
+      // An event time further ahead than the allowed clock skew is a clock's fault, not news: it
+      // is late for its windows and never moves the watermark (one such event would otherwise
+      // make every later event of its partition late, and the frontier jump ahead).
+      const ahead = isAhead(t, record.timestamp, Date.now(), maxSkewMs);
+      const max = ahead ? w.max : Math.max(w.max, t);
+      const watermark = Math.max(watermarkOf(max, s.allowedLatenessMs), w.floor);
+      const open: TimeWindow[] = [];
       const refused: TimeWindow[] = [];
       for (const spec of specs) {
-        const { open, late } = splitByLateness(spec, t, watermark, s.graceMs);
-        for (const window of open) w.batch.add(window, facts);
-        refused.push(...late);
+        if (ahead) {
+          refused.push(...windowsContaining(spec, t));
+          continue;
+        }
+        const split = splitByLateness(spec, t, watermark, s.graceMs);
+        open.push(...split.open);
+        refused.push(...split.late);
       }
+      w.batch.check(open, facts);
+      w.max = max;
+      for (const window of open) w.batch.add(window, facts, record.offset);
       w.batch.seen(facts.type);
       w.batch.lastOffset = record.offset;
-      if (refused.length > 0) w.batch.late(refused, lateEventRecord(record, refused, watermark, groupId));
+      if (refused.length > 0) {
+        const why = ahead ? 'clock-skew' : 'watermark';
+        w.batch.late(refused, lateEventRecord(record, refused, watermark, groupId, why));
+      }
     },
 
     finish(writes: WriteBatch, keys: PartitionKeys): BatchOutcome | undefined {

@@ -23,6 +23,11 @@ export const LateEventHeaders = {
   sourceOffset: 'late-source-offset',
   /** The consumer group that refused it. */
   consumer: 'late-consumer',
+  /**
+   * Why: `watermark` (its windows had closed) or `clock-skew` (its event time lies further ahead
+   * than TRIBUTARY_MAX_CLOCK_SKEW_MS: it never moves a watermark).
+   */
+  reason: 'late-reason',
 } as const;
 
 /** The late-events record for `record`, refused by `windows` at `watermark`. */
@@ -31,6 +36,7 @@ export function lateEventRecord(
   windows: readonly TimeWindow[],
   watermark: number,
   consumer: string,
+  reason: 'watermark' | 'clock-skew' = 'watermark',
 ): OutgoingRecord {
   const headers: Record<string, string | Buffer> = {};
   for (const [k, v] of Object.entries(record.headers ?? {})) {
@@ -43,6 +49,7 @@ export function lateEventRecord(
   headers[LateEventHeaders.sourcePartition] = String(record.partition);
   headers[LateEventHeaders.sourceOffset] = record.offset;
   headers[LateEventHeaders.consumer] = consumer;
+  headers[LateEventHeaders.reason] = reason;
   return {
     key: record.key ?? Buffer.alloc(0),
     // The runtime always hands over the value as consumed; a hand-built record falls back to JSON.

@@ -60,11 +60,19 @@ export function factsOf(event: TributaryEvent): EventFacts {
   }
 }
 
+/** A bounded sum of one window in a batch: what to add, and the records that add it. */
+interface BoundedSum {
+  amount: number;
+  readonly sources: string[];
+}
+
 /** One window's share of a batch. */
 interface WindowDelta {
   readonly window: TimeWindow;
-  /** `event:<Type>` and `revenue:<CUR>` → amount to add. */
+  /** `event:<Type>` → count to add. */
   readonly sums: Map<string, number>;
+  /** `revenue:<CUR>` → amount to add (a bounded sum: see `WriteBatch.sum`). */
+  readonly revenue: Map<string, BoundedSum>;
   readonly visitors: Set<string>;
   readonly pages: Map<string, number>;
 }
@@ -83,15 +91,45 @@ export class WindowBatch {
   /** Offset of the last record applied. */
   lastOffset = '';
 
-  /** Adds one event's facts to `window`. */
-  add(window: TimeWindow, facts: EventFacts): void {
+  /**
+   * Checks that adding `facts` to `windows` keeps every sum of the batch a safe integer, so the
+   * sums stay exact; the fence checks what Redis already holds.
+   *
+   * @throws {@link UnrecoverableError} `TRIBUTARY_VALUE_OUT_OF_RANGE` naming the sum (the record is
+   *   then dead-lettered and the batch is as it was).
+   */
+  check(windows: readonly TimeWindow[], facts: EventFacts): void {
+    if (!facts.revenue) return;
+    const field = `revenue:${facts.revenue.currency}`;
+    for (const window of windows) {
+      const sum = this.windows.get(window.id)?.revenue.get(field)?.amount ?? 0;
+      if (sum + facts.revenue.amount > Number.MAX_SAFE_INTEGER) {
+        throw new UnrecoverableError(
+          ErrorCodes.VALUE_OUT_OF_RANGE,
+          `OrderPaid amount ${facts.revenue.amount}: window ${window.id} ${field} would pass ${Number.MAX_SAFE_INTEGER}`,
+        );
+      }
+    }
+  }
+
+  /** Adds one event's facts to `window` (checked first with {@link check}); `offset` is the record's. */
+  add(window: TimeWindow, facts: EventFacts, offset: string): void {
     let d = this.windows.get(window.id);
     if (!d) {
-      d = { window, sums: new Map(), visitors: new Set(), pages: new Map() };
+      d = { window, sums: new Map(), revenue: new Map(), visitors: new Set(), pages: new Map() };
       this.windows.set(window.id, d);
     }
     increment(d.sums, `event:${facts.type}`, 1);
-    if (facts.revenue) increment(d.sums, `revenue:${facts.revenue.currency}`, facts.revenue.amount);
+    if (facts.revenue) {
+      const field = `revenue:${facts.revenue.currency}`;
+      const sum = d.revenue.get(field);
+      if (sum) {
+        sum.amount += facts.revenue.amount;
+        sum.sources.push(offset);
+      } else {
+        d.revenue.set(field, { amount: facts.revenue.amount, sources: [offset] });
+      }
+    }
     d.visitors.add(facts.visitor);
     if (facts.page !== undefined) increment(d.pages, facts.page, 1);
   }
@@ -129,9 +167,10 @@ export class WindowBatch {
    * key, and the window in the partition's index of windows with data (for the finalizer).
    */
   writeTo(writes: WriteBatch, keys: PartitionKeys, retentionMs: number): void {
-    for (const { window, sums, visitors, pages } of this.windows.values()) {
+    for (const { window, sums, revenue, visitors, pages } of this.windows.values()) {
       const sumsKey = analyticsKeys.sums(keys, window.id);
       for (const [field, n] of sums) writes.command('HINCRBY', sumsKey, field, n);
+      for (const [field, { amount, sources }] of revenue) writes.sum(sumsKey, field, amount, sources);
       writes.command('PEXPIRE', sumsKey, retentionMs);
       const visitorsKey = analyticsKeys.visitors(keys, window.id);
       const members = [...visitors];

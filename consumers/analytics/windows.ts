@@ -176,6 +176,16 @@ export function splitByLateness(
   return { open, late };
 }
 
+/**
+ * True when event time `t` lies further ahead than `maxSkewMs` of the record's own time (when it
+ * was produced) or of `now`, whichever is earlier: a producer's clock cannot push it through.
+ * A record without a timestamp (0) is measured against `now` alone.
+ */
+export function isAhead(t: number, recordTime: number, now: number, maxSkewMs: number): boolean {
+  const reference = recordTime > 0 ? Math.min(recordTime, now) : now;
+  return t > reference + maxSkewMs;
+}
+
 /** What the finalizer knows of one partition. */
 export interface PartitionProgress {
   /** The partition's own watermark ({@link watermarkOf}). */

@@ -1,23 +1,69 @@
 --[[
-  apply-batch.lua: the offset fence. Applies one partition batch's Redis writes and the
-  partition's new offset together, atomically, and only if that batch was not applied before.
+  apply-batch.lua: the offset fence (DESIGN.md §4, §11). Applies one partition slice's Redis
+  writes and the partition's new offset together, atomically, and only if the stored offset is
+  exactly the one the consumer expects to find: offsets are facts, never arithmetic, so a gap
+  (a transaction marker, compaction, retention) between the stored offset and the slice's first
+  record is fine, while a stored offset that moved (another owner applied ahead) or went back or
+  vanished (Redis lost its last writes) is answered, and nothing is written.
+
+  Nothing in a slice can make this script fail halfway (Redis does not roll a script back): every
+  value is checked in the consumer before it is sent, and the one check that needs what Redis
+  holds, a bounded sum, is made for every sum before the first write.
 
   KEYS[1]   the partition's offset key (<prefix>{<namespace>:<topic>:<partition>}:offset)
-  KEYS[2..] every key the writes touch; all share KEYS[1]'s hash tag, so one slot
-  ARGV[1]   first offset of the batch (decimal)
-  ARGV[2]   last offset of the batch (decimal): stored as the partition's offset
-  ARGV[3]   the write operations, as one JSON array of strings: for each operation its argc,
-            then argc words. A plain operation is a Redis command (HSET key f v …). A guarded
-            one starts with IF_EXISTS or IF_NOT_EXISTS and a key: the rest runs only if that
-            key exists (or does not). One argument decoded here (cjson is C) costs Redis less
-            than thousands of ARGV entries, and the client less to send.
+  KEYS[2]   the partition's de-duplication set (a sorted set: event id -> record time)
+  KEYS[3..] every key the writes touch; all share KEYS[1]'s hash tag, so one slot
+  ARGV[1]   the offset the consumer expects stored ('' when it expects none)
+  ARGV[2]   the slice's last offset (decimal): stored as the partition's offset
+  ARGV[3]   the writes, one JSON array of strings: for each operation its argc, then argc words.
+            A plain operation is a Redis command (HSET key f v ...). A guarded one starts with
+            IF_EXISTS or IF_NOT_EXISTS and a key: the rest runs only if that key exists (or not).
+  ARGV[4]   bounded sums, one JSON array of strings: key, field, increment for each; applied as
+            HINCRBY before the writes, only if every resulting value stays within +-(2^53 - 1)
+  ARGV[5]   the slice's event ids, one JSON array of strings ('[]': no de-duplication)
+  ARGV[6]   the time (epoch ms) the ids are kept under; ARGV[7] ids older than this are dropped
 
-  Returns { 1, last } when applied; { 0, stored } when the stored offset is already at or past
-  the batch's first offset (a replay after a crash or rebalance): nothing is written.
+  Returns, with nothing written unless the answer is 1:
+    { 1, last }           applied
+    { 0, stored }         the stored offset is not ARGV[1] ('' when there is none)
+    { 2, i1, i2, ... }    the ids at these 1-based positions of ARGV[5] were applied before
+    { 3, i }              the i-th bounded sum (1-based) would leave the safe-integer range
 ]]
 local stored = redis.call('GET', KEYS[1])
-if stored and tonumber(stored) >= tonumber(ARGV[1]) then
-  return { 0, stored }
+if (stored or '') ~= ARGV[1] then
+  return { 0, stored or '' }
+end
+
+local ids = cjson.decode(ARGV[5])
+if #ids > 0 then
+  local seen = {}
+  -- ZMSCORE takes every id in one call; chunks keep the unpack within Lua's stack.
+  for from = 1, #ids, 1000 do
+    local to = math.min(from + 999, #ids)
+    local scores = redis.call('ZMSCORE', KEYS[2], unpack(ids, from, to))
+    for j = 1, #scores do
+      if scores[j] then
+        seen[#seen + 1] = from + j - 1
+      end
+    end
+  end
+  if #seen > 0 then
+    return { 2, unpack(seen) }
+  end
+end
+
+local sums = cjson.decode(ARGV[4])
+-- Both operands are safe integers, so their double sum is exact or lands past the bound.
+local LIMIT = 9007199254740991
+for s = 1, #sums, 3 do
+  local current = tonumber(redis.call('HGET', sums[s], sums[s + 1]) or '0')
+  local total = (current or 0) + tonumber(sums[s + 2])
+  if current == nil or total > LIMIT or total < -LIMIT then
+    return { 3, (s + 2) / 3 }
+  end
+end
+for s = 1, #sums, 3 do
+  redis.call('HINCRBY', sums[s], sums[s + 1], sums[s + 2])
 end
 
 local words = cjson.decode(ARGV[3])
@@ -44,6 +90,18 @@ while i <= n do
     redis.call(unpack(words, first, i + argc))
   end
   i = i + argc + 1
+end
+
+if #ids > 0 then
+  for from = 1, #ids, 500 do
+    local args = {}
+    for j = from, math.min(from + 499, #ids) do
+      args[#args + 1] = ARGV[6]
+      args[#args + 1] = ids[j]
+    end
+    redis.call('ZADD', KEYS[2], unpack(args))
+  end
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[7])
 end
 
 redis.call('SET', KEYS[1], ARGV[2])

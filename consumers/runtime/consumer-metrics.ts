@@ -14,6 +14,8 @@ export class ConsumerMetrics {
   readonly replayed: Counter<'group' | 'topic'>;
   readonly deadLettered: Counter<'group' | 'topic' | 'code'>;
   readonly retried: Counter<'group' | 'kind'>;
+  readonly duplicates: Counter<'group' | 'topic'>;
+  readonly redisBehind: Counter<'group' | 'topic'>;
   readonly lag: Gauge<'group' | 'topic' | 'partition'>;
   readonly batchDuration: Histogram<'group'>;
   readonly endToEnd: Histogram<'group'>;
@@ -49,6 +51,18 @@ export class ConsumerMetrics {
       name: `${m}consumer_retries_total`,
       help: 'Retries: kind=handler (a record failed to apply) or kind=infrastructure (Redis, broker, registry)',
       labelNames: ['group', 'kind'],
+      registers: [registry],
+    });
+    this.duplicates = new Counter({
+      name: `${m}consumer_records_duplicate_total`,
+      help: 'Records dropped because their event id was applied before, within the de-duplication horizon',
+      labelNames: ['group', 'topic'],
+      registers: [registry],
+    });
+    this.redisBehind = new Counter({
+      name: `${m}consumer_redis_behind_total`,
+      help: 'Times the fence found Redis behind this consumer (it lost writes) and the partition was replayed from Redis',
+      labelNames: ['group', 'topic'],
       registers: [registry],
     });
     this.lag = new Gauge({

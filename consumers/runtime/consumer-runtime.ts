@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import type { Admin } from 'kafkajs';
 import type { TributaryConfig } from '../../lib/config.js';
-import { deadLetterRecord } from '../../lib/dead-letter.js';
+import { deadLetterRecord, truncateDeadLetter } from '../../lib/dead-letter.js';
 import type {
   BatchContext,
   EngineConsumer,
@@ -24,16 +24,16 @@ import type {
   TopicPartition,
 } from '../../lib/engine.js';
 import { createConsumer, createProducer } from '../../lib/engines/index.js';
-import { isTributaryError, isUnrecoverable } from '../../lib/errors.js';
+import { ErrorCodes, UnrecoverableError, isTributaryError, isUnrecoverable } from '../../lib/errors.js';
 import { createKafka, projectionGroupId } from '../../lib/kafka.js';
 import type { Logger } from '../../lib/logger.js';
 import { topicName } from '../../schemas/catalog.js';
 import { EventCodec } from '../../schemas/codec.js';
 import { createSchemaRegistryClient } from '../../schemas/registry.js';
-import { ProjectionKeys, progressKey } from '../../lib/redis-keys.js';
+import { ProjectionKeys, progressKey, type PartitionKeys } from '../../lib/redis-keys.js';
 import { OffsetFence, WriteBatch } from '../offset-fence.js';
 import type { ConsumerMetrics } from './consumer-metrics.js';
-import type { AppliedRecord, PeriodicContext, Projection } from './types.js';
+import type { AppliedRecord, BatchOutcome, PeriodicContext, Projection } from './types.js';
 
 export interface RuntimeOptions {
   readonly config: TributaryConfig;
@@ -67,6 +67,20 @@ const MAX_DEFAULT_CONCURRENCY = 32;
 /** Most records applied by one fenced script (see `onBatch`). */
 const MAX_RECORDS_PER_APPLY = 500;
 
+/** Failed attempts to produce to a topic before it counts as blocked (see `produce`). */
+const OUTPUT_ALERT_ATTEMPTS = 5;
+/** How often a blocked output is logged as an error. */
+const OUTPUT_ALERT_INTERVAL_MS = 60_000;
+/** Value sizes a dead letter too large for its topic is cut to, on the first and later refusals. */
+const TRUNCATED_VALUE_BYTES = [256 * 1024, 16 * 1024] as const;
+const DLQ_SUFFIX = '.dlq';
+
+/** The broker (or librdkafka) refused a record as larger than the topic allows. */
+function isTooLarge(err: unknown): boolean {
+  const e = err as { type?: unknown; code?: unknown; message?: unknown };
+  return /MESSAGE_TOO_LARGE|MSG_SIZE_TOO_LARGE|too large/i.test(`${String(e.type)} ${String(e.message)}`);
+}
+
 export interface RuntimeStats {
   consumed: number;
   applied: number;
@@ -75,6 +89,36 @@ export interface RuntimeStats {
   deadLettered: number;
   retried: number;
   batches: number;
+  /** Records dropped because their event id was applied before (within the horizon). */
+  duplicates: number;
+  /** Times Redis was found behind this consumer (it lost writes) and the partition replayed. */
+  redisBehind: number;
+}
+
+/** What a slice's earlier attempts decided, by record offset. */
+interface SliceSkips {
+  /** Records whose event id the fence found applied before. */
+  readonly duplicates: Set<string>;
+  /** Records to dead-letter because a sum they add to would leave its bound (→ the sum). */
+  readonly outOfRange: Map<string, string>;
+  /** Dead letters already produced. */
+  readonly sentDeadLetters: Set<string>;
+}
+
+/** One slice, built: its writes, dead letters and event ids. */
+interface BuiltSlice {
+  readonly writes: WriteBatch;
+  readonly dead: { readonly offset: string; readonly record: OutgoingRecord }[];
+  /** Event ids of the records applied, and their offsets. */
+  readonly ids: string[];
+  readonly idOffsets: string[];
+  /** The latest record time among them (epoch ms), bounded by now. */
+  idsTime: number;
+  applied: number;
+  duplicates: number;
+  outcome?: BatchOutcome | undefined;
+  /** Set when a handler failed and the slice must be built again after a backoff (attempts). */
+  readonly retry?: number;
 }
 
 /** A running consumer group. */
@@ -86,9 +130,14 @@ export class ConsumerRuntime {
     deadLettered: 0,
     retried: 0,
     batches: 0,
+    duplicates: 0,
+    redisBehind: 0,
   };
-  /** Next offset to apply per `topic:partition`, known once the partition was checked in this assignment. */
-  private readonly next = new Map<string, bigint>();
+  /**
+   * Per `topic:partition`, the offset this consumer believes Redis stores (undefined: none), known
+   * once the partition was read in this assignment; the fence applies a slice only if it is so.
+   */
+  private readonly expected = new Map<string, string | undefined>();
   private readonly handlerFailures = new Map<string, number>();
   private stopping = false;
   /** Partitions whose projection state was restored in this assignment (`Projection.restore`). */
@@ -96,6 +145,8 @@ export class ConsumerRuntime {
   /** Partition batches in hand, for `PeriodicContext.drain`. */
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly stopped = new AbortController();
+  /** Outputs that could not be produced for a while (see `produce`). */
+  private readonly blocked = new Map<string, { reason: string; since: number; loggedAt: number }>();
   private periodicLoop: Promise<void> | undefined;
 
   private constructor(
@@ -176,7 +227,7 @@ export class ConsumerRuntime {
         onAssigned: (partitions) => this.onAssigned(partitions),
         onRevoked: async (partitions) => {
           for (const { topic, partition } of partitions) {
-            this.next.delete(`${topic}:${partition}`);
+            this.expected.delete(`${topic}:${partition}`);
             this.restored.delete(`${topic}:${partition}`);
           }
         },
@@ -216,13 +267,13 @@ export class ConsumerRuntime {
     for (const { topic, partition } of partitions) {
       const tp = `${topic}:${partition}`;
       this.restored.delete(tp);
-      const next = await this.withRetry(
+      const { stored, start } = await this.withRetry(
         'read stored offset',
         async () => undefined,
-        () => this.expectedNext(topic, partition),
+        () => this.position(topic, partition),
       );
-      this.next.set(tp, next);
-      this.consumer.seek(topic, partition, String(next));
+      this.expected.set(tp, stored);
+      this.consumer.seek(topic, partition, String(start));
     }
   }
 
@@ -276,45 +327,40 @@ export class ConsumerRuntime {
     this.log.info(this.stats, 'consumer stopped');
   }
 
-  /** Where this partition must start: the offset after the one stored in Redis, or the earliest. */
-  private async expectedNext(topic: string, partition: number): Promise<bigint> {
+  /**
+   * What Redis holds for this partition now, and where its next batch must start: the offset
+   * after the stored one, or the earliest that still exists (retention) when that is further on.
+   */
+  private async position(topic: string, partition: number): Promise<{ stored?: string; start: bigint }> {
     const stored = await this.fence.stored(this.keys.partition(this.version, topic, partition));
     const low =
       (await this.admin.fetchTopicOffsets(topic)).find((o) => o.partition === partition)?.low ?? '0';
     const fromRedis = stored === undefined ? 0n : BigInt(stored) + 1n;
-    // Records below the low watermark are gone (retention): start at the earliest that exists.
-    return fromRedis > BigInt(low) ? fromRedis : BigInt(low);
+    const start = fromRedis > BigInt(low) ? fromRedis : BigInt(low);
+    return stored === undefined ? { start } : { stored, start };
   }
 
   private async onBatch(batch: IncomingBatch, ctx: BatchContext): Promise<void | SeekTo> {
     const { topic, partition } = batch;
     const tp = `${topic}:${partition}`;
     if (batch.records.length === 0) return;
-    let next = this.next.get(tp);
-    if (next === undefined) {
-      next = await this.withRetry('read stored offset', ctx.heartbeat, () =>
-        this.expectedNext(topic, partition),
+    if (!this.expected.has(tp)) {
+      const { stored } = await this.withRetry('read stored offset', ctx.heartbeat, () =>
+        this.position(topic, partition),
       );
-      this.next.set(tp, next);
+      this.expected.set(tp, stored);
     }
-    const first = BigInt(batch.records[0]!.offset);
-    if (first > next) {
-      // Kafka's commit is ahead of Redis (Redis lost writes): go back to the first offset Redis
-      // has not applied.
-      this.log.info(
-        { topic, partition, from: String(first), to: String(next) },
-        'seeking to the offset stored in Redis',
-      );
-      return { seekTo: String(next) };
-    }
-    // Trimming needs a BigInt per record: only when the batch starts before `next` (a replay).
-    const records = first === next ? batch.records : batch.records.filter((m) => BigInt(m.offset) >= next);
+    // Offsets are facts, not arithmetic (DESIGN.md §11): a batch may start anywhere past the
+    // stored offset (markers, compaction and retention leave gaps); what lies at or before it
+    // was applied already.
+    const records = this.unapplied(batch.records, this.expected.get(tp));
     this.countReplayed(topic, batch.records.length - records.length);
     const started = process.hrtime.bigint();
     // One fenced script per slice: a fetch can hold tens of thousands of records, whose writes as
     // one script's arguments overflow the call stack (the batch then never applies) and block Redis.
     for (let i = 0; i < records.length && ctx.isRunning(); i += MAX_RECORDS_PER_APPLY) {
-      await this.applyMessages(topic, partition, records.slice(i, i + MAX_RECORDS_PER_APPLY), ctx.heartbeat);
+      const seek = await this.commitSlice(topic, partition, records.slice(i, i + MAX_RECORDS_PER_APPLY), ctx);
+      if (seek) return seek;
     }
     const last = batch.records.at(-1)!.offset;
     const metrics = this.options.metrics;
@@ -328,19 +374,126 @@ export class ConsumerRuntime {
     }
   }
 
-  private async applyMessages(
+  /** The records past `stored` (all of them when none is stored). */
+  private unapplied(
+    records: readonly IncomingRecord[],
+    stored: string | undefined,
+  ): readonly IncomingRecord[] {
+    if (stored === undefined) return records;
+    const applied = BigInt(stored);
+    // One BigInt per record only when the batch starts at or before the stored offset (a replay).
+    if (BigInt(records[0]!.offset) > applied) return records;
+    return records.filter((m) => BigInt(m.offset) > applied);
+  }
+
+  /**
+   * Builds and fences one slice until the fence takes it, moving past what it answers: records
+   * applied before by someone else are dropped, duplicate event ids are dropped, records whose
+   * sums would leave their bound are dead-lettered. Answers a seek when Redis turned out to be
+   * behind this consumer (it lost writes): the partition then replays from Redis's offset.
+   */
+  private async commitSlice(
     topic: string,
     partition: number,
-    messages: readonly IncomingRecord[],
-    heartbeat: () => Promise<void>,
-  ): Promise<void> {
+    slice: readonly IncomingRecord[],
+    ctx: BatchContext,
+  ): Promise<SeekTo | undefined> {
     const tp = `${topic}:${partition}`;
     const keys = this.keys.partition(this.version, topic, partition);
-    const { restore } = this.options.projection;
-    if (restore && !this.restored.has(tp)) {
-      await this.withRetry('restore partition state', heartbeat, () => restore(keys, this.redis));
-      this.restored.add(tp);
+    const skip: SliceSkips = { duplicates: new Set(), outOfRange: new Map(), sentDeadLetters: new Set() };
+    let records = slice;
+    while (records.length > 0) {
+      await this.restoreState(tp, keys, ctx.heartbeat);
+      const built = await this.buildSlice(tp, keys, records, skip, ctx.heartbeat);
+      if (built.retry) {
+        // A handler failed on a record and may succeed later: nothing of the slice is applied yet.
+        await sleep(this.backoff(built.retry));
+        await ctx.heartbeat();
+        continue;
+      }
+      await this.sendOutputs(topic, built, skip, ctx.heartbeat);
+      const expected = this.expected.get(tp);
+      const result = await this.withRetry('apply batch', ctx.heartbeat, () =>
+        this.fence.apply(keys, {
+          expected,
+          last: records.at(-1)!.offset,
+          batch: built.writes,
+          ids: built.ids,
+          idsTime: built.idsTime,
+          forgetBefore: built.idsTime - this.options.config.consumer.dedupHorizonMs,
+        }),
+      );
+      switch (result.kind) {
+        case 'applied':
+          this.expected.set(tp, result.stored);
+          this.applied(topic, records.length, built);
+          return undefined;
+        case 'duplicates':
+          for (const i of result.positions) skip.duplicates.add(built.idOffsets[i]!);
+          this.log.info(
+            { topic, partition, duplicates: result.positions.length },
+            'event ids applied before (within the de-duplication horizon): dropped',
+          );
+          break;
+        case 'bound': {
+          const sources = built.writes.sumSources[result.sum] ?? [];
+          const field = built.writes.sums.slice(3 * result.sum, 3 * result.sum + 2).join(' ');
+          for (const offset of sources) skip.outOfRange.set(offset, field);
+          this.log.warn(
+            { topic, partition, sum: field, records: sources.length },
+            'a sum would leave the safe-integer range: its records are dead-lettered',
+          );
+          if (sources.length === 0) throw new Error(`sum ${field} would overflow and names no record`);
+          break;
+        }
+        case 'moved': {
+          this.restored.delete(tp);
+          const stored = result.stored === undefined ? -1n : BigInt(result.stored);
+          if (expected !== undefined && stored < BigInt(expected)) {
+            // Redis lost writes this consumer made (a restart with everysec AOF, a failover to a
+            // lagging replica): go back to what it holds and apply again from there.
+            const { stored: now, start } = await this.withRetry('read stored offset', ctx.heartbeat, () =>
+              this.position(topic, partition),
+            );
+            this.expected.set(tp, now);
+            this.countBehind(topic, partition, expected, now, start);
+            return { seekTo: String(start) };
+          }
+          // Someone applied part of this range first (a replay, or a former owner of the
+          // partition): go on with what lies past the stored offset.
+          this.expected.set(tp, result.stored);
+          const rest = this.unapplied(records, result.stored);
+          this.countReplayed(topic, records.length - rest.length);
+          records = rest;
+          break;
+        }
+      }
+      await ctx.heartbeat();
     }
+    return undefined;
+  }
+
+  /** Loads the projection's state for this partition once per assignment (and after the fence moved). */
+  private async restoreState(tp: string, keys: PartitionKeys, heartbeat: () => Promise<void>): Promise<void> {
+    const { restore } = this.options.projection;
+    if (!restore || this.restored.has(tp)) return;
+    await this.withRetry('restore partition state', heartbeat, () => restore(keys, this.redis));
+    this.restored.add(tp);
+  }
+
+  /**
+   * Decodes a slice and builds its writes (pure but for loading writer schemas): undecodable
+   * records and those a handler refuses become dead letters, duplicates are left out, and the
+   * progress counter counts every record of the slice.
+   */
+  private async buildSlice(
+    tp: string,
+    keys: PartitionKeys,
+    messages: readonly IncomingRecord[],
+    skip: SliceSkips,
+    heartbeat: () => Promise<void>,
+  ): Promise<BuiltSlice> {
+    const { topic, partition } = keys;
     await this.withRetry('load writer schemas', heartbeat, () =>
       this.codec.loadWriters(messages.map((m) => m.value)).catch((err: unknown) => {
         // An unknown schema id is the record's fault, not the registry's: decodeSync reports it.
@@ -348,11 +501,25 @@ export class ConsumerRuntime {
         throw err;
       }),
     );
+    const dedup = this.options.config.consumer.dedupHorizonMs > 0;
     const writes = new WriteBatch();
     this.options.projection.begin?.(keys);
-    const dead: OutgoingRecord[] = [];
-    let applied = 0;
+    const built: BuiltSlice = {
+      writes,
+      dead: [],
+      ids: [],
+      idOffsets: [],
+      idsTime: 0,
+      applied: 0,
+      duplicates: 0,
+    };
+    const inSlice = dedup ? new Set<string>() : undefined;
+    const now = Date.now();
     for (const m of messages) {
+      if (skip.duplicates.has(m.offset)) {
+        built.duplicates++;
+        continue;
+      }
       const source = (): Parameters<typeof deadLetterRecord>[0] => ({
         topic,
         partition,
@@ -361,6 +528,18 @@ export class ConsumerRuntime {
         value: m.value,
         headers: m.headers,
       });
+      const outOfRange = skip.outOfRange.get(m.offset);
+      if (outOfRange !== undefined) {
+        const reason = `applying it would take ${outOfRange} past ${Number.MAX_SAFE_INTEGER}`;
+        built.dead.push({
+          offset: m.offset,
+          record: deadLetterRecord(
+            source(),
+            this.reason(new UnrecoverableError(ErrorCodes.VALUE_OUT_OF_RANGE, reason)),
+          ),
+        });
+        continue;
+      }
       let record: AppliedRecord;
       try {
         const event = this.codec.decodeSync(m.value);
@@ -376,13 +555,19 @@ export class ConsumerRuntime {
           headers: m.headers,
         };
       } catch (err) {
-        dead.push(deadLetterRecord(source(), this.reason(err)));
+        built.dead.push({ offset: m.offset, record: deadLetterRecord(source(), this.reason(err)) });
+        continue;
+      }
+      const eventId = inSlice ? record.event.data.eventId : undefined;
+      if (eventId !== undefined && inSlice!.has(eventId)) {
+        built.duplicates++;
         continue;
       }
       const mark = writes.mark();
+      writes.current = m.offset;
       try {
         this.options.projection.apply(record, writes, keys);
-        applied++;
+        built.applied++;
         if (this.handlerFailures.size > 0) this.handlerFailures.delete(`${tp}:${m.offset}`);
       } catch (err) {
         writes.rollback(mark);
@@ -390,10 +575,9 @@ export class ConsumerRuntime {
         const attempts = (this.handlerFailures.get(id) ?? 0) + 1;
         if (isUnrecoverable(err) || attempts >= (this.options.maxHandlerAttempts ?? 5)) {
           this.handlerFailures.delete(id);
-          dead.push(deadLetterRecord(source(), this.reason(err)));
+          built.dead.push({ offset: m.offset, record: deadLetterRecord(source(), this.reason(err)) });
           continue;
         }
-        // Retry the whole batch after a backoff: nothing of it has been applied yet.
         this.handlerFailures.set(id, attempts);
         this.stats.retried++;
         this.options.metrics?.retried.inc({ group: this.groupId, kind: 'handler' });
@@ -401,59 +585,84 @@ export class ConsumerRuntime {
           { topic, partition, offset: m.offset, attempts, err: (err as Error).message },
           'handler failed; retrying',
         );
-        await sleep(this.backoff(attempts));
-        await heartbeat();
-        return this.applyMessages(topic, partition, messages, heartbeat);
+        return { ...built, retry: attempts };
+      }
+      if (eventId !== undefined) {
+        inSlice!.add(eventId);
+        built.ids.push(eventId);
+        built.idOffsets.push(m.offset);
+        // Ids are kept by record time (bounded by now: a producer's clock may run ahead).
+        const t = Math.min(m.timestamp, now);
+        if (t > built.idsTime) built.idsTime = t;
       }
     }
-    if (dead.length > 0) {
-      const dlq = `${topic}.dlq`;
-      await this.withRetry('send dead letters', heartbeat, () => this.deadLetters.send(dlq, dead));
-      this.log.warn({ topic, partition, count: dead.length }, 'records dead-lettered');
-    }
+    writes.current = undefined;
     const outcome = this.options.projection.finish?.(writes, keys);
-    for (const side of outcome?.sideOutputs ?? []) {
-      if (side.records.length === 0) continue;
-      await this.withRetry('send side outputs', heartbeat, () =>
-        this.deadLetters.send(side.topic, side.records),
-      );
-    }
+    built.outcome = outcome;
     // A counter of records handled per partition, applied with the batch: the oracle tests read
     // it to prove that nothing was applied twice.
     writes.command('HINCRBY', progressKey(keys), 'records', messages.length);
-    const firstOffset = messages[0]!.offset;
-    const lastOffset = messages.at(-1)!.offset;
-    const result = await this.withRetry('apply batch', heartbeat, () =>
-      this.fence.apply(keys, firstOffset, lastOffset, writes),
-    );
-    this.stats.batches++;
-    this.stats.consumed += messages.length;
-    if (result.applied) {
-      outcome?.onApplied?.();
-      this.stats.applied += applied;
-      this.stats.deadLettered += dead.length;
-      const metrics = this.options.metrics;
-      if (metrics) {
-        const labels = { group: this.groupId, topic };
-        metrics.consumed.inc(labels, messages.length);
-        metrics.applied.inc(labels, applied);
-        for (const d of dead) {
-          const code = String(d.headers?.['dlq-error-code'] ?? 'UNKNOWN');
-          metrics.deadLettered.inc({ ...labels, code });
-        }
-      }
-      this.next.set(tp, BigInt(lastOffset) + 1n);
-      return;
+    return built;
+  }
+
+  /** Produces a slice's dead letters and side outputs (before it is fenced: at least once). */
+  private async sendOutputs(
+    topic: string,
+    built: BuiltSlice,
+    skip: SliceSkips,
+    heartbeat: () => Promise<void>,
+  ): Promise<void> {
+    // A slice built again (after duplicates or a bound) does not send its dead letters twice.
+    const dead = built.dead.filter((d) => !skip.sentDeadLetters.has(d.offset));
+    if (dead.length > 0) {
+      const dlq = `${topic}.dlq`;
+      await this.produce(
+        dlq,
+        dead.map((d) => d.record),
+        heartbeat,
+      );
+      for (const d of dead) skip.sentDeadLetters.add(d.offset);
+      this.log.warn({ topic, count: dead.length }, 'records dead-lettered');
     }
-    // Someone applied part of this range first (a replay, or a former owner of the partition):
-    // apply only what lies past the stored offset.
-    const stored = BigInt(result.stored);
-    this.next.set(tp, stored + 1n);
-    this.restored.delete(tp);
-    const rest = messages.filter((m) => BigInt(m.offset) > stored);
-    this.countReplayed(topic, messages.length - rest.length);
-    this.stats.consumed -= messages.length;
-    if (rest.length > 0) await this.applyMessages(topic, partition, rest, heartbeat);
+    for (const side of built.outcome?.sideOutputs ?? []) {
+      if (side.records.length > 0) await this.produce(side.topic, side.records, heartbeat);
+    }
+  }
+
+  /** Counts an applied slice. */
+  private applied(topic: string, records: number, built: BuiltSlice): void {
+    built.outcome?.onApplied?.();
+    this.stats.batches++;
+    this.stats.consumed += records;
+    this.stats.applied += built.applied;
+    this.stats.deadLettered += built.dead.length;
+    this.stats.duplicates += built.duplicates;
+    const metrics = this.options.metrics;
+    if (!metrics) return;
+    const labels = { group: this.groupId, topic };
+    metrics.consumed.inc(labels, records);
+    metrics.applied.inc(labels, built.applied);
+    if (built.duplicates > 0) metrics.duplicates.inc(labels, built.duplicates);
+    for (const d of built.dead) {
+      const code = String(d.record.headers?.['dlq-error-code'] ?? 'UNKNOWN');
+      metrics.deadLettered.inc({ ...labels, code });
+    }
+  }
+
+  /** Redis holds less than this consumer applied: logged, counted, replayed. */
+  private countBehind(
+    topic: string,
+    partition: number,
+    expected: string,
+    stored: string | undefined,
+    start: bigint,
+  ): void {
+    this.stats.redisBehind++;
+    this.options.metrics?.redisBehind.inc({ group: this.groupId, topic });
+    this.log.warn(
+      { topic, partition, expected, stored: stored ?? null, replayFrom: String(start) },
+      'Redis is behind this consumer (it lost writes): replaying from its stored offset',
+    );
   }
 
   private countReplayed(topic: string, n: number): void {
@@ -473,6 +682,60 @@ export class ConsumerRuntime {
   private backoff(attempt: number): number {
     const initial = this.options.initialBackoffMs ?? 100;
     return Math.min(this.options.maxBackoffMs ?? 5_000, initial * 2 ** (attempt - 1));
+  }
+
+  /** Topics this runtime has failed to produce to for a while, with the last reason (for `/readyz`). */
+  blockedOutputs(): { topic: string; reason: string; since: string }[] {
+    return [...this.blocked].map(([topic, b]) => ({
+      topic,
+      reason: b.reason,
+      since: new Date(b.since).toISOString(),
+    }));
+  }
+
+  /**
+   * Produces dead letters or side outputs, retrying until the broker takes them: nothing is
+   * dropped, so the partition waits. After {@link OUTPUT_ALERT_ATTEMPTS} failures the topic
+   * counts as blocked (`/readyz` says so) and an error naming it and the reason is logged once a
+   * minute. A dead letter too large for its topic keeps its headers and a truncated value,
+   * marked `dlq-truncated`.
+   */
+  private async produce(
+    topic: string,
+    records: readonly OutgoingRecord[],
+    heartbeat: () => Promise<void>,
+  ): Promise<void> {
+    let batch = records;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.deadLetters.send(topic, batch);
+        if (this.blocked.delete(topic)) this.log.info({ topic }, 'output produced again');
+        return;
+      } catch (err) {
+        if (this.stopping && attempt > 3) throw err;
+        const reason = (err as Error).message;
+        if (topic.endsWith(DLQ_SUFFIX) && isTooLarge(err)) {
+          batch = batch.map((r) => truncateDeadLetter(r, TRUNCATED_VALUE_BYTES[Math.min(attempt, 2) - 1]!));
+          this.log.warn({ topic, reason }, 'dead letters too large for their topic: values truncated');
+        }
+        this.options.metrics?.retried.inc({ group: this.groupId, kind: 'infrastructure' });
+        const now = Date.now();
+        const known = this.blocked.get(topic);
+        if (attempt < OUTPUT_ALERT_ATTEMPTS) {
+          this.log.warn({ topic, attempt, err: reason }, 'could not produce; retrying');
+        } else if (!known || now - known.loggedAt >= OUTPUT_ALERT_INTERVAL_MS) {
+          this.blocked.set(topic, { reason, since: known?.since ?? now, loggedAt: now });
+          this.log.error(
+            { topic, attempts: attempt, err: reason },
+            'cannot produce to this topic: the partition waits (nothing is dropped) until it can',
+          );
+        } else {
+          known.reason = reason;
+        }
+        await sleep(this.backoff(attempt));
+        await heartbeat().catch(() => undefined);
+      }
+    }
   }
 
   /** Retries an infrastructure call (Redis, broker, registry) with backoff until it works or we stop. */
