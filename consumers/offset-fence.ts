@@ -25,6 +25,12 @@ export function luaScript(name: string): string {
   throw new Error(`cannot find consumers/lua/${name} above ${start}`);
 }
 
+/** A record's share of a bounded sum ({@link WriteBatch.sum}). */
+export interface SumSource {
+  readonly offset: string;
+  readonly amount: number;
+}
+
 /** A point of a {@link WriteBatch} to roll back to. */
 export interface WriteMark {
   readonly words: number;
@@ -40,8 +46,8 @@ export class WriteBatch {
   ops = 0;
   /** Bounded sums, flat: key, field, increment for each (see {@link sum}). */
   readonly sums: string[] = [];
-  /** For each bounded sum, the offsets of the records it adds up. */
-  readonly sumSources: (readonly string[])[] = [];
+  /** For each bounded sum, the records it adds up: their offsets and amounts. */
+  readonly sumSources: (readonly SumSource[])[] = [];
   /** The offset of the record being applied (set by the runtime), blamed for its own sums. */
   current: string | undefined;
 
@@ -85,16 +91,18 @@ export class WriteBatch {
   /**
    * `HINCRBY key field increment`, applied only if the field's value stays a safe integer
    * (|v| ≤ 2^53 − 1): the fence checks every sum against what Redis holds before it writes
-   * anything, and answers which one would not (the runtime then dead-letters `sources`, the
-   * records it adds up: by default the one being applied). Use it for sums of values a record
-   * carries (amounts); counters of records cannot get near the bound.
+   * anything. When one would pass the bound, the runtime dead-letters the records (`sources`;
+   * by default the one being applied) that do not fit, taken in offset order, and builds the
+   * slice again. Use it for sums of values a record carries (amounts); counters of records cannot
+   * get near the bound.
    */
-  sum(key: string, field: string, increment: number, sources?: readonly string[]): this {
-    if (!Number.isSafeInteger(increment))
-      throw new RangeError(`sum increment ${increment} is not a safe integer`);
+  sum(key: string, field: string, increment: number, sources?: readonly SumSource[]): this {
+    // A merged increment may exceed the bound (then the fence refuses it, whatever Redis holds).
+    if (!Number.isInteger(increment)) throw new RangeError(`sum increment ${increment} is not an integer`);
     this.keys.add(key);
-    this.sums.push(key, field, String(increment));
-    this.sumSources.push(sources ?? (this.current === undefined ? [] : [this.current]));
+    this.sums.push(key, field, increment.toFixed(0));
+    const own = this.current === undefined ? [] : [{ offset: this.current, amount: increment }];
+    this.sumSources.push(sources ?? own);
     return this;
   }
 
@@ -124,8 +132,11 @@ export type FenceResult =
   | { readonly kind: 'moved'; readonly stored: string | undefined }
   /** These positions of `ids` were applied before (within the horizon). */
   | { readonly kind: 'duplicates'; readonly positions: readonly number[] }
-  /** The bounded sum at this position of `batch.sums` would leave the safe-integer range. */
-  | { readonly kind: 'bound'; readonly sum: number };
+  /**
+   * The bounded sum at position `sum` of `batch.sums` would leave the safe-integer range;
+   * `current` holds what Redis stores for every bounded sum of the batch, in order.
+   */
+  | { readonly kind: 'bound'; readonly sum: number; readonly current: readonly number[] };
 
 /** One slice for {@link OffsetFence.apply}. */
 export interface FencedSlice {
@@ -192,7 +203,7 @@ export class OffsetFence {
       case 2:
         return { kind: 'duplicates', positions: answer.slice(1).map((i) => Number(i) - 1) };
       case 3:
-        return { kind: 'bound', sum: Number(answer[1]) - 1 };
+        return { kind: 'bound', sum: Number(answer[1]) - 1, current: answer.slice(2).map(Number) };
       default:
         throw new Error(`unexpected answer from the fence: ${JSON.stringify(answer)}`);
     }

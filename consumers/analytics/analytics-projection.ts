@@ -111,6 +111,11 @@ export function createAnalyticsProjection(setup: ProjectionSetup): Projection {
       if (frontier !== null) state.raiseFrontier(Number(frontier));
     },
 
+    reset(): void {
+      // Redis went back in time: so does what this process knew of it.
+      state.reset();
+    },
+
     begin(keys: PartitionKeys): void {
       begin(keys);
     },
@@ -137,7 +142,6 @@ export function createAnalyticsProjection(setup: ProjectionSetup): Projection {
         open.push(...split.open);
         refused.push(...split.late);
       }
-      w.batch.check(open, facts);
       w.max = max;
       for (const window of open) w.batch.add(window, facts, record.offset);
       w.batch.seen(facts.type);

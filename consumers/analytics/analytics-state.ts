@@ -11,6 +11,15 @@ export class AnalyticsState {
   /** Largest event time per partition (by hash tag), as the last applied batch stored it. */
   readonly maxEventTime = new Map<string, number>();
 
+  /**
+   * Forgets what was read from Redis, after Redis lost writes: the frontier and the largest event
+   * times are read again (`restore`), from what Redis holds now.
+   */
+  reset(): void {
+    this.frontier = NO_WATERMARK;
+    this.maxEventTime.clear();
+  }
+
   /** Moves the frontier up to `frontier` (never down). */
   raiseFrontier(frontier: number): void {
     if (frontier > this.frontier) this.frontier = frontier;

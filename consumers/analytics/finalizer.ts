@@ -136,7 +136,7 @@ export class Finalizer {
     return all.flat().sort((a, b) => a.keys.tag.localeCompare(b.keys.tag));
   }
 
-  /** Stores the layout readers need in the version's meta hash, when it changed. */
+  /** Stores the layout readers need in the version's meta hash. */
   private async storeLayout(ctx: PeriodicContext, parts: readonly PartitionInfo[]): Promise<void> {
     const s = this.options.settings;
     const partitions: Record<string, number> = {};
@@ -151,8 +151,9 @@ export class Finalizer {
       topN: s.topN,
       partitions,
     };
+    // Stored on every run, not only when it changed: Redis may have lost it (a restart that lost
+    // its last writes), and readers find nothing without it.
     const json = JSON.stringify(layout);
-    if (json === this.storedLayout) return;
     await ctx.redis.hset(ctx.keys.meta(ctx.version), ANALYTICS_META_FIELD, json);
     this.storedLayout = json;
   }

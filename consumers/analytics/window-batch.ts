@@ -8,7 +8,7 @@ import { ErrorCodes, UnrecoverableError } from '../../lib/errors.js';
 import type { OutgoingRecord } from '../../lib/engine.js';
 import { analyticsKeys, type PartitionKeys } from '../../lib/redis-keys.js';
 import type { EventType, TributaryEvent } from '../../schemas/catalog.js';
-import type { WriteBatch } from '../offset-fence.js';
+import type { SumSource, WriteBatch } from '../offset-fence.js';
 import type { TimeWindow, WindowKind } from './windows.js';
 
 /** What one event contributes to each of its windows. */
@@ -63,7 +63,7 @@ export function factsOf(event: TributaryEvent): EventFacts {
 /** A bounded sum of one window in a batch: what to add, and the records that add it. */
 interface BoundedSum {
   amount: number;
-  readonly sources: string[];
+  readonly sources: SumSource[];
 }
 
 /** One window's share of a batch. */
@@ -91,28 +91,7 @@ export class WindowBatch {
   /** Offset of the last record applied. */
   lastOffset = '';
 
-  /**
-   * Checks that adding `facts` to `windows` keeps every sum of the batch a safe integer, so the
-   * sums stay exact; the fence checks what Redis already holds.
-   *
-   * @throws {@link UnrecoverableError} `TRIBUTARY_VALUE_OUT_OF_RANGE` naming the sum (the record is
-   *   then dead-lettered and the batch is as it was).
-   */
-  check(windows: readonly TimeWindow[], facts: EventFacts): void {
-    if (!facts.revenue) return;
-    const field = `revenue:${facts.revenue.currency}`;
-    for (const window of windows) {
-      const sum = this.windows.get(window.id)?.revenue.get(field)?.amount ?? 0;
-      if (sum + facts.revenue.amount > Number.MAX_SAFE_INTEGER) {
-        throw new UnrecoverableError(
-          ErrorCodes.VALUE_OUT_OF_RANGE,
-          `OrderPaid amount ${facts.revenue.amount}: window ${window.id} ${field} would pass ${Number.MAX_SAFE_INTEGER}`,
-        );
-      }
-    }
-  }
-
-  /** Adds one event's facts to `window` (checked first with {@link check}); `offset` is the record's. */
+  /** Adds one event's facts to `window`; `offset` is the record's (it is a source of its revenue). */
   add(window: TimeWindow, facts: EventFacts, offset: string): void {
     let d = this.windows.get(window.id);
     if (!d) {
@@ -125,9 +104,10 @@ export class WindowBatch {
       const sum = d.revenue.get(field);
       if (sum) {
         sum.amount += facts.revenue.amount;
-        sum.sources.push(offset);
+        sum.sources.push({ offset, amount: facts.revenue.amount });
       } else {
-        d.revenue.set(field, { amount: facts.revenue.amount, sources: [offset] });
+        const amount = facts.revenue.amount;
+        d.revenue.set(field, { amount, sources: [{ offset, amount }] });
       }
     }
     d.visitors.add(facts.visitor);

@@ -27,7 +27,8 @@
     { 1, last }           applied
     { 0, stored }         the stored offset is not ARGV[1] ('' when there is none)
     { 2, i1, i2, ... }    the ids at these 1-based positions of ARGV[5] were applied before
-    { 3, i }              the i-th bounded sum (1-based) would leave the safe-integer range
+    { 3, i, v1, v2, ... } the i-th bounded sum (1-based) would leave the safe-integer range;
+                          v1… are the current values of every bounded sum, in ARGV[4]'s order
 ]]
 local stored = redis.call('GET', KEYS[1])
 if (stored or '') ~= ARGV[1] then
@@ -53,14 +54,22 @@ if #ids > 0 then
 end
 
 local sums = cjson.decode(ARGV[4])
--- Both operands are safe integers, so their double sum is exact or lands past the bound.
+-- Every operand is a safe integer, so a double sum is exact or lands past the bound. When one sum
+-- would pass it, the answer carries every sum's current value: the consumer then decides, record
+-- by record in offset order, which ones fit.
 local LIMIT = 9007199254740991
+local current = {}
+local over = nil
 for s = 1, #sums, 3 do
-  local current = tonumber(redis.call('HGET', sums[s], sums[s + 1]) or '0')
-  local total = (current or 0) + tonumber(sums[s + 2])
-  if current == nil or total > LIMIT or total < -LIMIT then
-    return { 3, (s + 2) / 3 }
+  local value = redis.call('HGET', sums[s], sums[s + 1]) or '0'
+  local total = (tonumber(value) or (LIMIT + 1)) + tonumber(sums[s + 2])
+  current[#current + 1] = value
+  if over == nil and (total > LIMIT or total < -LIMIT) then
+    over = (s + 2) / 3
   end
+end
+if over ~= nil then
+  return { 3, over, unpack(current) }
 end
 for s = 1, #sums, 3 do
   redis.call('HINCRBY', sums[s], sums[s + 1], sums[s + 2])

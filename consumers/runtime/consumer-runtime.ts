@@ -75,6 +75,40 @@ const OUTPUT_ALERT_INTERVAL_MS = 60_000;
 const TRUNCATED_VALUE_BYTES = [256 * 1024, 16 * 1024] as const;
 const DLQ_SUFFIX = '.dlq';
 
+/**
+ * The records of a slice that a bounded sum cannot take, given what Redis holds (`current`, one
+ * per sum of `writes`): in offset order, a record fits if every sum it adds to stays within the
+ * safe-integer range, and then counts towards them. Answers offset → the sum it would break.
+ */
+export function refuseOutOfRange(
+  records: readonly IncomingRecord[],
+  writes: WriteBatch,
+  current: readonly number[],
+): Map<string, string> {
+  const shares = new Map<string, { sum: number; amount: number }[]>();
+  writes.sumSources.forEach((sources, sum) => {
+    for (const { offset, amount } of sources) {
+      const list = shares.get(offset);
+      if (list) list.push({ sum, amount });
+      else shares.set(offset, [{ sum, amount }]);
+    }
+  });
+  const running = [...current];
+  const refused = new Map<string, string>();
+  for (const { offset } of records) {
+    const own = shares.get(offset);
+    if (!own) continue;
+    const over = own.find(({ sum, amount }) => Math.abs(running[sum]! + amount) > Number.MAX_SAFE_INTEGER);
+    if (over) {
+      const [key, field] = writes.sums.slice(3 * over.sum, 3 * over.sum + 2);
+      refused.set(offset, `${field} of ${key}`);
+      continue;
+    }
+    for (const { sum, amount } of own) running[sum]! += amount;
+  }
+  return refused;
+}
+
 /** The broker (or librdkafka) refused a record as larger than the topic allows. */
 function isTooLarge(err: unknown): boolean {
   const e = err as { type?: unknown; code?: unknown; message?: unknown };
@@ -436,14 +470,13 @@ export class ConsumerRuntime {
           );
           break;
         case 'bound': {
-          const sources = built.writes.sumSources[result.sum] ?? [];
-          const field = built.writes.sums.slice(3 * result.sum, 3 * result.sum + 2).join(' ');
-          for (const offset of sources) skip.outOfRange.set(offset, field);
+          const refused = refuseOutOfRange(records, built.writes, result.current);
+          for (const [offset, field] of refused) skip.outOfRange.set(offset, field);
           this.log.warn(
-            { topic, partition, sum: field, records: sources.length },
-            'a sum would leave the safe-integer range: its records are dead-lettered',
+            { topic, partition, records: refused.size },
+            'sums would leave the safe-integer range: the records that do not fit are dead-lettered',
           );
-          if (sources.length === 0) throw new Error(`sum ${field} would overflow and names no record`);
+          if (refused.size === 0) throw new Error('the fence refused a sum that no record makes too large');
           break;
         }
         case 'moved': {
@@ -457,6 +490,9 @@ export class ConsumerRuntime {
             );
             this.expected.set(tp, now);
             this.countBehind(topic, partition, expected, now, start);
+            // State read from Redis before the loss (analytics' frontier) may be ahead of it now.
+            this.options.projection.reset?.();
+            this.restored.clear();
             return { seekTo: String(start) };
           }
           // Someone applied part of this range first (a replay, or a former owner of the

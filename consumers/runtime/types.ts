@@ -49,6 +49,11 @@ export interface Projection {
   configure?(ctx: ProjectionSetup): Projection;
   /** Loads the partition's state from Redis (what the last applied batch stored). */
   restore?(keys: PartitionKeys, redis: Redis): Promise<void>;
+  /**
+   * Redis was found behind this consumer (it lost writes): forget every in-memory state that came
+   * from it, for all partitions. `restore` runs again before each partition's next batch.
+   */
+  reset?(): void;
   /** A new attempt at building a batch of this partition starts: drop what a failed one built. */
   begin?(keys: PartitionKeys): void;
   /**
