@@ -109,7 +109,8 @@ export function registerIngestRoutes(app: FastifyInstance, options: IngestRoutes
         503,
         HttpErrorCodes.UNAVAILABLE,
         'the events could not all be published (Kafka or the schema registry is unavailable); retry ' +
-          'later. Retries are safe when each event carries its own eventId: consumers drop duplicates',
+          'later with the same eventIds: consumers apply an event id once within their de-duplication ' +
+          'horizon (TRIBUTARY_DEDUP_HORIZON_MS, 15 minutes by default)',
         [],
         { 'retry-after': String(RETRY_AFTER_SECONDS) },
         { cause: err },
