@@ -140,6 +140,10 @@ const envSchema = z.object({
     .default(30 * 24 * 3600 * 1000),
   TRIBUTARY_TOPIC_AUTO_PROVISION: bool.default(true),
 
+  // Events.
+  /** How far ahead of this process's clock an event's `occurredAt` may be (refused beyond). */
+  TRIBUTARY_MAX_CLOCK_SKEW_MS: z.coerce.number().int().min(0).default(300_000),
+
   // HTTP ingestion service (`tributary ingest`).
   TRIBUTARY_INGEST_HOST: z.string().min(1).default('127.0.0.1'),
   TRIBUTARY_INGEST_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
@@ -290,6 +294,12 @@ export interface AuthSettings {
   };
 }
 
+/** Event checks shared by every producer path (the Publisher, HTTP ingestion, the CLI). */
+export interface EventSettings {
+  /** `TRIBUTARY_MAX_CLOCK_SKEW_MS`: an `occurredAt` further ahead of now is refused. */
+  readonly maxClockSkewMs: number;
+}
+
 export interface TributaryConfig {
   readonly stateDir: string;
   readonly distDir: string;
@@ -316,6 +326,7 @@ export interface TributaryConfig {
   };
   readonly stackTimeoutMs: number;
   readonly topics: TopicSettings;
+  readonly events: EventSettings;
   readonly ingest: IngestSettings;
   readonly consumer: {
     readonly httpHost: string;
@@ -406,6 +417,7 @@ export function loadConfig(
       dlqRetentionMs: e.TRIBUTARY_DLQ_RETENTION_MS,
       autoProvision: e.TRIBUTARY_TOPIC_AUTO_PROVISION,
     },
+    events: { maxClockSkewMs: e.TRIBUTARY_MAX_CLOCK_SKEW_MS },
     ingest: {
       host: e.TRIBUTARY_INGEST_HOST,
       port: e.TRIBUTARY_INGEST_PORT,

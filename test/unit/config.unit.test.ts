@@ -139,3 +139,13 @@ describe('loadConfig: HTTP ingestion and auth', () => {
     expect(err.message).not.toContain('hunter2');
   });
 });
+
+describe('loadConfig: HTTP hardening', () => {
+  it('reads the clock skew as config.events.maxClockSkewMs', () => {
+    expect(loadConfig({}, '/srv').events).toEqual({ maxClockSkewMs: 300_000 });
+    expect(loadConfig({ TRIBUTARY_MAX_CLOCK_SKEW_MS: '1000' }, '/srv').events.maxClockSkewMs).toBe(1000);
+    expect(configError({ TRIBUTARY_MAX_CLOCK_SKEW_MS: '-1' }).message).toContain(
+      'TRIBUTARY_MAX_CLOCK_SKEW_MS',
+    );
+  });
+});

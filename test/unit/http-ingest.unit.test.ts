@@ -75,6 +75,37 @@ describe('POST /events', () => {
     expect(publisher.batches).toHaveLength(0);
   });
 
+  it('answers 400 naming data.occurredAt for an event time too far ahead of the clock', async () => {
+    const { post, publisher } = await setup({ TRIBUTARY_MAX_CLOCK_SKEW_MS: '60000' });
+    const ahead = await post('/events', {
+      type: 'UserCreated',
+      data: { ...user, occurredAt: new Date(Date.now() + 3600_000).toISOString() },
+    });
+    expect(ahead.statusCode).toBe(400);
+    const body = ahead.json<{ error: string; fields: { path: string; message: string }[] }>();
+    expect(body.error).toBe('invalid_event');
+    expect(body.fields).toEqual([
+      { path: 'data.occurredAt', message: expect.stringContaining('at most 60000 ms ahead of the clock') },
+    ]);
+    // The same in a batch (by index) and on a resource route (no data. prefix).
+    const batch = await post('/events/batch', [
+      { type: 'UserCreated', data: user },
+      { type: 'UserCreated', data: { ...user, occurredAt: Date.now() + 3600_000 } },
+    ]);
+    expect(batch.statusCode).toBe(400);
+    expect(batch.json()).toMatchObject({ fields: [{ path: '[1].data.occurredAt' }] });
+    const created = await post('/users', { ...user, occurredAt: Date.now() + 3600_000 });
+    expect(created.statusCode).toBe(400);
+    expect(created.json()).toMatchObject({ fields: [{ path: 'occurredAt' }] });
+    expect(publisher.batches).toHaveLength(0);
+    // Within the skew it is taken as given.
+    const soon = Date.now() + 30_000;
+    expect(
+      (await post('/events', { type: 'UserCreated', data: { ...user, occurredAt: soon } })).statusCode,
+    ).toBe(202);
+    expect(publisher.batches[0]![0]!.data.occurredAt).toBe(soon);
+  });
+
   it('answers 400 for an unknown type, invalid JSON, an empty body, and 415 for other content types', async () => {
     const { post } = await setup();
     const unknown = await post('/events', { type: 'UserExploded', data: {} });
