@@ -215,6 +215,8 @@ const envSchema = z.object({
   TRIBUTARY_AUTH_JWKS_URL: z.url().optional(),
   TRIBUTARY_AUTH_JWT_ISSUER: z.string().min(1).optional(),
   TRIBUTARY_AUTH_JWT_AUDIENCE: commaList.optional(),
+  /** Oldest JWT accepted, in seconds: since its `iat`, or, without one, until its `exp`. */
+  TRIBUTARY_AUTH_JWT_MAX_AGE_S: positiveInt.default(24 * 3600),
   /** Turns authentication off entirely (every request may ingest and query). For local experiments. */
   TRIBUTARY_AUTH_DISABLED: bool.default(false),
 });
@@ -291,6 +293,8 @@ export interface AuthSettings {
     readonly jwksUrl: string | undefined;
     readonly issuer: string | undefined;
     readonly audience: readonly string[];
+    /** `TRIBUTARY_AUTH_JWT_MAX_AGE_S`: the longest a token is accepted (see lib/http-auth.ts). */
+    readonly maxAgeSeconds: number;
   };
 }
 
@@ -445,21 +449,51 @@ export function loadConfig(
       streamHeartbeatMs: e.TRIBUTARY_QUERY_STREAM_HEARTBEAT_MS,
       streamReplay: e.TRIBUTARY_QUERY_STREAM_REPLAY,
     },
-    auth: {
-      disabled: e.TRIBUTARY_AUTH_DISABLED,
-      apiKeys: e.TRIBUTARY_AUTH_API_KEYS ?? [],
-      jwt: {
-        secret: e.TRIBUTARY_AUTH_JWT_SECRET,
-        jwksUrl: e.TRIBUTARY_AUTH_JWKS_URL,
-        issuer: e.TRIBUTARY_AUTH_JWT_ISSUER,
-        audience: e.TRIBUTARY_AUTH_JWT_AUDIENCE ?? [],
-      },
-    },
+    auth: authSettings(e),
   };
 }
 
 /** The names of every variable {@link loadConfig} reads (for `--help` output and docs). */
 export const configKeys: readonly string[] = Object.keys(envSchema.shape);
+
+/**
+ * Why JWT settings are unsafe, or an empty list: with a JWKS (usually a shared identity provider,
+ * whose keys also sign tokens for other services), a token is only meant for Tributary if its `iss`
+ * and `aud` say so, so both must be configured.
+ */
+export function jwtSettingsProblems(jwt: AuthSettings['jwt']): string[] {
+  if (jwt.jwksUrl === undefined) return [];
+  const missing = [
+    ...(jwt.issuer === undefined ? ['TRIBUTARY_AUTH_JWT_ISSUER'] : []),
+    ...(jwt.audience.length === 0 ? ['TRIBUTARY_AUTH_JWT_AUDIENCE'] : []),
+  ];
+  if (missing.length === 0) return [];
+  return [
+    `TRIBUTARY_AUTH_JWKS_URL is set, so TRIBUTARY_AUTH_JWT_ISSUER and TRIBUTARY_AUTH_JWT_AUDIENCE ` +
+      `must be too (missing: ${missing.join(', ')}): tokens from the key set are accepted only when ` +
+      'their iss and aud name this service',
+  ];
+}
+
+/** The auth settings, with the checks that involve more than one variable. */
+function authSettings(e: Env): AuthSettings {
+  const settings: AuthSettings = {
+    disabled: e.TRIBUTARY_AUTH_DISABLED,
+    apiKeys: e.TRIBUTARY_AUTH_API_KEYS ?? [],
+    jwt: {
+      secret: e.TRIBUTARY_AUTH_JWT_SECRET,
+      jwksUrl: e.TRIBUTARY_AUTH_JWKS_URL,
+      issuer: e.TRIBUTARY_AUTH_JWT_ISSUER,
+      audience: e.TRIBUTARY_AUTH_JWT_AUDIENCE ?? [],
+      maxAgeSeconds: e.TRIBUTARY_AUTH_JWT_MAX_AGE_S,
+    },
+  };
+  const problems = jwtSettingsProblems(settings.jwt);
+  if (problems.length > 0) {
+    throw new TributaryError(ErrorCodes.CONFIG_INVALID, `invalid configuration: ${problems.join('; ')}`);
+  }
+  return settings;
+}
 
 /** The analytics settings, with the checks that involve more than one variable. */
 function analyticsSettings(e: Env): AnalyticsSettings {

@@ -99,7 +99,7 @@ describe('loadConfig: HTTP ingestion and auth', () => {
     expect(c.auth).toEqual({
       disabled: false,
       apiKeys: [],
-      jwt: { secret: undefined, jwksUrl: undefined, issuer: undefined, audience: [] },
+      jwt: { secret: undefined, jwksUrl: undefined, issuer: undefined, audience: [], maxAgeSeconds: 86_400 },
     });
   });
 
@@ -129,11 +129,18 @@ describe('loadConfig: HTTP ingestion and auth', () => {
       {
         TRIBUTARY_AUTH_JWT_SECRET: 's'.repeat(32),
         TRIBUTARY_AUTH_JWKS_URL: 'https://idp.example/.well-known/jwks.json',
+        TRIBUTARY_AUTH_JWT_ISSUER: 'https://idp.example',
         TRIBUTARY_AUTH_JWT_AUDIENCE: 'tributary, ingest',
+        TRIBUTARY_AUTH_JWT_MAX_AGE_S: '3600',
       },
       '/srv',
     );
     expect(c.auth.jwt.audience).toEqual(['tributary', 'ingest']);
+    expect(c.auth.jwt.issuer).toBe('https://idp.example');
+    expect(c.auth.jwt.maxAgeSeconds).toBe(3600);
+    expect(configError({ TRIBUTARY_AUTH_JWT_MAX_AGE_S: '0' }).message).toContain(
+      'TRIBUTARY_AUTH_JWT_MAX_AGE_S',
+    );
     const err = configError({ TRIBUTARY_AUTH_JWT_SECRET: 'hunter2' });
     expect(err.message).toContain('TRIBUTARY_AUTH_JWT_SECRET=(hidden): must be at least 32 characters');
     expect(err.message).not.toContain('hunter2');
@@ -141,6 +148,25 @@ describe('loadConfig: HTTP ingestion and auth', () => {
 });
 
 describe('loadConfig: HTTP hardening', () => {
+  const jwks = 'https://idp.example/.well-known/jwks.json';
+
+  it('refuses a JWKS without an issuer and an audience, naming the keys', () => {
+    for (const [env, missing] of [
+      [{}, 'TRIBUTARY_AUTH_JWT_ISSUER, TRIBUTARY_AUTH_JWT_AUDIENCE'],
+      [{ TRIBUTARY_AUTH_JWT_ISSUER: 'https://idp.example' }, 'TRIBUTARY_AUTH_JWT_AUDIENCE'],
+      [{ TRIBUTARY_AUTH_JWT_AUDIENCE: 'tributary' }, 'TRIBUTARY_AUTH_JWT_ISSUER'],
+    ] as const) {
+      const err = configError({ TRIBUTARY_AUTH_JWKS_URL: jwks, ...env });
+      expect(hasCode(err, ErrorCodes.CONFIG_INVALID)).toBe(true);
+      expect(err.message).toContain(
+        'TRIBUTARY_AUTH_JWKS_URL is set, so TRIBUTARY_AUTH_JWT_ISSUER and TRIBUTARY_AUTH_JWT_AUDIENCE must be too',
+      );
+      expect(err.message).toContain(`(missing: ${missing})`);
+    }
+    // A shared secret alone needs neither (it is ours only).
+    expect(loadConfig({ TRIBUTARY_AUTH_JWT_SECRET: 's'.repeat(32) }, '/srv').auth.jwt.issuer).toBeUndefined();
+  });
+
   it('reads the clock skew as config.events.maxClockSkewMs', () => {
     expect(loadConfig({}, '/srv').events).toEqual({ maxClockSkewMs: 300_000 });
     expect(loadConfig({ TRIBUTARY_MAX_CLOCK_SKEW_MS: '1000' }, '/srv').events.maxClockSkewMs).toBe(1000);
