@@ -3,6 +3,7 @@
  * validated once at start. Defaults point at the local stack that `tributary stack up` starts.
  */
 import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 import { ErrorCodes, TributaryError } from './errors.js';
@@ -84,6 +85,65 @@ export function parseApiKeys(value: string): { keys: ApiKeySpec[]; problems: str
   });
   return { keys, problems };
 }
+
+/**
+ * Whose `X-Forwarded-For` an HTTP service believes, as Fastify's `trustProxy` takes it: `false` (off:
+ * the client IP is the peer address), or the addresses and CIDRs of the proxies in front of it, plus
+ * the names `loopback`, `linklocal`, `uniquelocal`. Only a peer in the list may name the client, so a
+ * client that connects directly cannot choose its address, and with it its rate-limit bucket. That
+ * is why `true` (every peer) and a hop count (which cannot tell a proxy from a client; Fastify 5
+ * honours none and trusts nothing then) are refused.
+ */
+export type TrustProxy = false | readonly string[];
+
+const PROXY_NAMES: ReadonlySet<string> = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** True for an IP address, a CIDR (`10.0.0.0/8`, `fd00::/8`) or one of {@link PROXY_NAMES}. */
+function isProxyAddress(entry: string): boolean {
+  if (PROXY_NAMES.has(entry)) return true;
+  const [address = '', bits, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+const PROXY_EXAMPLE =
+  'give the addresses or CIDRs of the proxies in front of the service (e.g. 127.0.0.1 or ' +
+  '10.0.0.0/8,fd00::/8)';
+
+const trustProxy = z.string().transform((value, ctx): TrustProxy => {
+  const v = value.trim().toLowerCase();
+  if (v === 'false' || v === 'no' || v === '0') return false;
+  const refuse = (message: string) => {
+    ctx.addIssue({ code: 'custom', message });
+    return z.NEVER;
+  };
+  if (v === 'true' || v === 'yes') {
+    return refuse(
+      '"true" would believe X-Forwarded-For from every client, letting each choose its rate-limit ' +
+        `key: ${PROXY_EXAMPLE}; false or unset turns it off`,
+    );
+  }
+  if (/^\d+$/.test(v)) {
+    return refuse(
+      'a hop count cannot tell a proxy from a client that connects directly (Fastify trusts no ' +
+        `one given one): ${PROXY_EXAMPLE}`,
+    );
+  }
+  const entries = v
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean);
+  const bad = entries.filter((e) => !isProxyAddress(e));
+  if (entries.length === 0 || bad.length > 0) {
+    const which = bad.length > 0 ? `; not an address or CIDR: ${bad.join(', ')}` : '';
+    return refuse(
+      `expected false, or comma-separated proxy addresses/CIDRs (or loopback, linklocal, uniquelocal)${which}`,
+    );
+  }
+  return entries;
+});
 
 const apiKeys = z.string().transform((value, ctx) => {
   const { keys, problems } = parseApiKeys(value);
@@ -181,8 +241,8 @@ const envSchema = z.object({
   TRIBUTARY_INGEST_BATCH_MAX_EVENTS: positiveInt.default(1000),
   /** Requests per minute per API key, token subject or (unauthenticated) client IP; 0 turns it off. */
   TRIBUTARY_INGEST_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(1200),
-  /** Trust `X-Forwarded-For` (behind a reverse proxy), so the rate limit sees client IPs. */
-  TRIBUTARY_INGEST_TRUST_PROXY: bool.default(false),
+  /** Proxies whose `X-Forwarded-For` is believed (addresses/CIDRs), so the rate limit sees client IPs. */
+  TRIBUTARY_INGEST_TRUST_PROXY: trustProxy.default(false),
   /** How long SIGTERM waits for in-flight requests and unacknowledged events. */
   TRIBUTARY_INGEST_SHUTDOWN_TIMEOUT_MS: positiveInt.default(15_000),
 
@@ -191,8 +251,8 @@ const envSchema = z.object({
   TRIBUTARY_QUERY_PORT: z.coerce.number().int().min(0).max(65535).default(8090),
   /** Requests per minute per API key, token subject or (unauthenticated) client IP; 0 turns it off. */
   TRIBUTARY_QUERY_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(1200),
-  /** Trust `X-Forwarded-For` (behind a reverse proxy), so the rate limit sees client IPs. */
-  TRIBUTARY_QUERY_TRUST_PROXY: bool.default(false),
+  /** Proxies whose `X-Forwarded-For` is believed (addresses/CIDRs), so the rate limit sees client IPs. */
+  TRIBUTARY_QUERY_TRUST_PROXY: trustProxy.default(false),
   /** How long SIGTERM waits for in-flight requests (live streams are ended at once). */
   TRIBUTARY_QUERY_SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
   /** Largest page (`limit`) of a list route. */
@@ -251,7 +311,7 @@ export interface IngestSettings {
   readonly batchMaxEvents: number;
   /** 0 means no rate limit. */
   readonly rateLimitPerMinute: number;
-  readonly trustProxy: boolean;
+  readonly trustProxy: TrustProxy;
   readonly shutdownTimeoutMs: number;
 }
 
@@ -262,7 +322,7 @@ export interface QuerySettings {
   readonly port: number;
   /** 0 means no rate limit. */
   readonly rateLimitPerMinute: number;
-  readonly trustProxy: boolean;
+  readonly trustProxy: TrustProxy;
   readonly shutdownTimeoutMs: number;
   readonly maxPageSize: number;
   readonly partitionsTtlMs: number;

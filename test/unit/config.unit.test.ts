@@ -167,6 +167,31 @@ describe('loadConfig: HTTP hardening', () => {
     expect(loadConfig({ TRIBUTARY_AUTH_JWT_SECRET: 's'.repeat(32) }, '/srv').auth.jwt.issuer).toBeUndefined();
   });
 
+  it('takes proxy addresses and CIDRs for trust proxy, never true or a hop count', () => {
+    expect(loadConfig({}, '/srv').query.trustProxy).toBe(false);
+    for (const off of ['false', '0', 'no']) {
+      expect(loadConfig({ TRIBUTARY_INGEST_TRUST_PROXY: off }, '/srv').ingest.trustProxy).toBe(false);
+    }
+    const c = loadConfig(
+      {
+        TRIBUTARY_INGEST_TRUST_PROXY: '10.0.0.0/8, 127.0.0.1,fd00::/8',
+        TRIBUTARY_QUERY_TRUST_PROXY: 'loopback,::1',
+      },
+      '/srv',
+    );
+    expect(c.ingest.trustProxy).toEqual(['10.0.0.0/8', '127.0.0.1', 'fd00::/8']);
+    expect(c.query.trustProxy).toEqual(['loopback', '::1']);
+
+    const yes = configError({ TRIBUTARY_QUERY_TRUST_PROXY: 'true' });
+    expect(yes.message).toContain('TRIBUTARY_QUERY_TRUST_PROXY="true"');
+    expect(yes.message).toContain('letting each choose its rate-limit key');
+    expect(yes.message).toContain('false or unset turns it off');
+    const hops = configError({ TRIBUTARY_INGEST_TRUST_PROXY: '2' });
+    expect(hops.message).toContain('TRIBUTARY_INGEST_TRUST_PROXY="2": a hop count cannot tell a proxy');
+    const bad = configError({ TRIBUTARY_INGEST_TRUST_PROXY: '10.0.0.0/33,proxy.internal,1.2.3.4' });
+    expect(bad.message).toContain('not an address or CIDR: 10.0.0.0/33, proxy.internal');
+  });
+
   it('reads the clock skew as config.events.maxClockSkewMs', () => {
     expect(loadConfig({}, '/srv').events).toEqual({ maxClockSkewMs: 300_000 });
     expect(loadConfig({ TRIBUTARY_MAX_CLOCK_SKEW_MS: '1000' }, '/srv').events.maxClockSkewMs).toBe(1000);

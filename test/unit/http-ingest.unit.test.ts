@@ -226,6 +226,42 @@ describe('rate limit', () => {
   });
 });
 
+describe('trust proxy', () => {
+  /** An unauthenticated request (401), counted in the bucket of the client IP the server sees. */
+  const knock = (app: Awaited<ReturnType<typeof setup>>['app'], from: string, forwardedFor?: string) =>
+    app
+      .inject({
+        method: 'POST',
+        url: '/events',
+        remoteAddress: from,
+        headers: forwardedFor === undefined ? {} : { 'x-forwarded-for': forwardedFor },
+      })
+      .then((r) => r.statusCode);
+
+  it('ignores X-Forwarded-For from a peer that is not a trusted proxy: spoofing buys no new bucket', async () => {
+    for (const env of [{}, { TRIBUTARY_INGEST_TRUST_PROXY: '10.0.0.1' }] as Record<string, string>[]) {
+      const { app } = await setup({ TRIBUTARY_INGEST_RATE_LIMIT_PER_MINUTE: '2', ...env });
+      const statuses: number[] = [];
+      for (let i = 1; i <= 4; i++) statuses.push(await knock(app, '192.0.2.7', `198.51.100.${i}`));
+      expect(statuses).toEqual([401, 401, 429, 429]);
+    }
+  });
+
+  it('takes the client IP from a trusted proxy, and only the hop that proxy added', async () => {
+    const { app } = await setup({
+      TRIBUTARY_INGEST_RATE_LIMIT_PER_MINUTE: '2',
+      TRIBUTARY_INGEST_TRUST_PROXY: '10.0.0.0/8',
+    });
+    expect(await knock(app, '10.0.0.1', '203.0.113.1')).toBe(401);
+    // A value the client put in front of what the proxy appended is not believed.
+    expect(await knock(app, '10.0.0.2', '198.51.100.9, 203.0.113.1')).toBe(401);
+    expect(await knock(app, '10.0.0.1', '203.0.113.1')).toBe(429);
+    // Another client behind the same proxy has a bucket of its own, and so does the proxy itself.
+    expect(await knock(app, '10.0.0.1', '203.0.113.2')).toBe(401);
+    expect(await knock(app, '10.0.0.1')).toBe(401);
+  });
+});
+
 describe('POST /events/batch', () => {
   it('publishes a JSON array or NDJSON in order, in one batch', async () => {
     const { post, publisher } = await setup();
