@@ -261,6 +261,8 @@ const envSchema = z.object({
   TRIBUTARY_QUERY_PARTITIONS_TTL_MS: positiveInt.default(60_000),
   /** Most concurrent `GET /stream` clients (503 beyond). */
   TRIBUTARY_QUERY_STREAM_MAX_CLIENTS: positiveInt.default(1000),
+  /** Most concurrent `GET /stream` clients of one credential (or, unauthenticated, one IP; 429 beyond). */
+  TRIBUTARY_QUERY_STREAM_MAX_CLIENTS_PER_KEY: positiveInt.default(100),
   /** Interval of the comment lines that keep idle `GET /stream` connections open. */
   TRIBUTARY_QUERY_STREAM_HEARTBEAT_MS: positiveInt.default(15_000),
   /** Live updates kept for clients that reconnect with `Last-Event-ID`. */
@@ -327,6 +329,8 @@ export interface QuerySettings {
   readonly maxPageSize: number;
   readonly partitionsTtlMs: number;
   readonly streamMaxClients: number;
+  /** Most of those held by one credential (or IP); never more than `streamMaxClients` in effect. */
+  readonly streamMaxClientsPerKey: number;
   readonly streamHeartbeatMs: number;
   readonly streamReplay: number;
 }
@@ -506,6 +510,7 @@ export function loadConfig(
       maxPageSize: e.TRIBUTARY_QUERY_MAX_PAGE_SIZE,
       partitionsTtlMs: e.TRIBUTARY_QUERY_PARTITIONS_TTL_MS,
       streamMaxClients: e.TRIBUTARY_QUERY_STREAM_MAX_CLIENTS,
+      streamMaxClientsPerKey: e.TRIBUTARY_QUERY_STREAM_MAX_CLIENTS_PER_KEY,
       streamHeartbeatMs: e.TRIBUTARY_QUERY_STREAM_HEARTBEAT_MS,
       streamReplay: e.TRIBUTARY_QUERY_STREAM_REPLAY,
     },

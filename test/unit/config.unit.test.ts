@@ -192,6 +192,16 @@ describe('loadConfig: HTTP hardening', () => {
     expect(bad.message).toContain('not an address or CIDR: 10.0.0.0/33, proxy.internal');
   });
 
+  it('reads the per-key stream cap', () => {
+    expect(loadConfig({}, '/srv').query.streamMaxClients).toBe(1000);
+    expect(loadConfig({}, '/srv').query.streamMaxClientsPerKey).toBe(100);
+    const c = loadConfig({ TRIBUTARY_QUERY_STREAM_MAX_CLIENTS_PER_KEY: '3' }, '/srv');
+    expect(c.query.streamMaxClientsPerKey).toBe(3);
+    expect(configError({ TRIBUTARY_QUERY_STREAM_MAX_CLIENTS_PER_KEY: '0' }).message).toContain(
+      'TRIBUTARY_QUERY_STREAM_MAX_CLIENTS_PER_KEY',
+    );
+  });
+
   it('reads the clock skew as config.events.maxClockSkewMs', () => {
     expect(loadConfig({}, '/srv').events).toEqual({ maxClockSkewMs: 300_000 });
     expect(loadConfig({ TRIBUTARY_MAX_CLOCK_SKEW_MS: '1000' }, '/srv').events.maxClockSkewMs).toBe(1000);
