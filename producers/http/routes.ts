@@ -113,7 +113,8 @@ export function registerIngestRoutes(app: FastifyInstance, options: IngestRoutes
         503,
         HttpErrorCodes.UNAVAILABLE,
         'the events could not all be published (Kafka or the schema registry is unavailable); retry ' +
-          'later. Retries are safe when each event carries its own eventId: consumers drop duplicates',
+          'later with the same eventIds: an event retried with its eventId within 15 minutes is applied ' +
+          'once',
         [],
         { 'retry-after': String(RETRY_AFTER_SECONDS) },
         { cause: err },

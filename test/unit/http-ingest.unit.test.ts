@@ -137,7 +137,11 @@ describe('POST /events', () => {
     const res = await post('/events', { type: 'UserCreated', data: user });
     expect(res.statusCode).toBe(503);
     expect(res.headers['retry-after']).toBe('5');
-    expect(res.json()).toMatchObject({ error: 'unavailable' });
+    // A retry is safe only with the same eventId, within the consumers' de-duplication horizon.
+    expect(res.json()).toMatchObject({
+      error: 'unavailable',
+      message: expect.stringContaining('with its eventId within 15 minutes is applied once'),
+    });
     const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
     expect(metrics).toContain(
       'tributary_ingest_requests_rejected_total{reason="unavailable",service="ingest"} 1',
