@@ -3,6 +3,7 @@
  * validated once at start. Defaults point at the local stack that `tributary stack up` starts.
  */
 import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 import { ErrorCodes, TributaryError } from './errors.js';
@@ -85,6 +86,65 @@ export function parseApiKeys(value: string): { keys: ApiKeySpec[]; problems: str
   return { keys, problems };
 }
 
+/**
+ * Whose `X-Forwarded-For` an HTTP service believes, as Fastify's `trustProxy` takes it: `false` (off:
+ * the client IP is the peer address), or the addresses and CIDRs of the proxies in front of it, plus
+ * the names `loopback`, `linklocal`, `uniquelocal`. Only a peer in the list may name the client, so a
+ * client that connects directly cannot choose its address, and with it its rate-limit bucket. That
+ * is why `true` (every peer) and a hop count (which cannot tell a proxy from a client; Fastify 5
+ * honours none and trusts nothing then) are refused.
+ */
+export type TrustProxy = false | readonly string[];
+
+const PROXY_NAMES: ReadonlySet<string> = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** True for an IP address, a CIDR (`10.0.0.0/8`, `fd00::/8`) or one of {@link PROXY_NAMES}. */
+function isProxyAddress(entry: string): boolean {
+  if (PROXY_NAMES.has(entry)) return true;
+  const [address = '', bits, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+const PROXY_EXAMPLE =
+  'give the addresses or CIDRs of the proxies in front of the service (e.g. 127.0.0.1 or ' +
+  '10.0.0.0/8,fd00::/8)';
+
+const trustProxy = z.string().transform((value, ctx): TrustProxy => {
+  const v = value.trim().toLowerCase();
+  if (v === 'false' || v === 'no' || v === '0') return false;
+  const refuse = (message: string) => {
+    ctx.addIssue({ code: 'custom', message });
+    return z.NEVER;
+  };
+  if (v === 'true' || v === 'yes') {
+    return refuse(
+      '"true" would believe X-Forwarded-For from every client, letting each choose its rate-limit ' +
+        `key: ${PROXY_EXAMPLE}; false or unset turns it off`,
+    );
+  }
+  if (/^\d+$/.test(v)) {
+    return refuse(
+      'a hop count cannot tell a proxy from a client that connects directly (Fastify trusts no ' +
+        `one given one): ${PROXY_EXAMPLE}`,
+    );
+  }
+  const entries = v
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean);
+  const bad = entries.filter((e) => !isProxyAddress(e));
+  if (entries.length === 0 || bad.length > 0) {
+    const which = bad.length > 0 ? `; not an address or CIDR: ${bad.join(', ')}` : '';
+    return refuse(
+      `expected false, or comma-separated proxy addresses/CIDRs (or loopback, linklocal, uniquelocal)${which}`,
+    );
+  }
+  return entries;
+});
+
 const apiKeys = z.string().transform((value, ctx) => {
   const { keys, problems } = parseApiKeys(value);
   for (const message of problems) ctx.addIssue({ code: 'custom', message });
@@ -140,6 +200,13 @@ const envSchema = z.object({
     .default(30 * 24 * 3600 * 1000),
   TRIBUTARY_TOPIC_AUTO_PROVISION: bool.default(true),
 
+  // Events.
+  /**
+   * How far ahead of this process's clock an event's `occurredAt` may be: refused beyond it at
+   * ingestion and by the publisher, and late for the analytics group (it never moves a watermark).
+   */
+  TRIBUTARY_MAX_CLOCK_SKEW_MS: z.coerce.number().int().min(0).default(300_000),
+
   // HTTP ingestion service (`tributary ingest`).
   TRIBUTARY_INGEST_HOST: z.string().min(1).default('127.0.0.1'),
   TRIBUTARY_INGEST_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
@@ -163,15 +230,6 @@ const envSchema = z.object({
     .min(0)
     .max(7 * 24 * 3600 * 1000)
     .default(15 * 60 * 1000),
-  /**
-   * An event whose `occurredAt` is further ahead of now than this is refused at ingestion and
-   * treated as late by the analytics group (it never moves a watermark).
-   */
-  TRIBUTARY_MAX_CLOCK_SKEW_MS: z.coerce
-    .number()
-    .int()
-    .min(0)
-    .default(5 * 60 * 1000),
 
   // Analytics windows, in event time (DESIGN.md §5; consumers/analytics/).
   /** Size of the tumbling windows. */
@@ -197,8 +255,8 @@ const envSchema = z.object({
   TRIBUTARY_INGEST_BATCH_MAX_EVENTS: positiveInt.default(1000),
   /** Requests per minute per API key, token subject or (unauthenticated) client IP; 0 turns it off. */
   TRIBUTARY_INGEST_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(1200),
-  /** Trust `X-Forwarded-For` (behind a reverse proxy), so the rate limit sees client IPs. */
-  TRIBUTARY_INGEST_TRUST_PROXY: bool.default(false),
+  /** Proxies whose `X-Forwarded-For` is believed (addresses/CIDRs), so the rate limit sees client IPs. */
+  TRIBUTARY_INGEST_TRUST_PROXY: trustProxy.default(false),
   /** How long SIGTERM waits for in-flight requests and unacknowledged events. */
   TRIBUTARY_INGEST_SHUTDOWN_TIMEOUT_MS: positiveInt.default(15_000),
 
@@ -207,8 +265,8 @@ const envSchema = z.object({
   TRIBUTARY_QUERY_PORT: z.coerce.number().int().min(0).max(65535).default(8090),
   /** Requests per minute per API key, token subject or (unauthenticated) client IP; 0 turns it off. */
   TRIBUTARY_QUERY_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(1200),
-  /** Trust `X-Forwarded-For` (behind a reverse proxy), so the rate limit sees client IPs. */
-  TRIBUTARY_QUERY_TRUST_PROXY: bool.default(false),
+  /** Proxies whose `X-Forwarded-For` is believed (addresses/CIDRs), so the rate limit sees client IPs. */
+  TRIBUTARY_QUERY_TRUST_PROXY: trustProxy.default(false),
   /** How long SIGTERM waits for in-flight requests (live streams are ended at once). */
   TRIBUTARY_QUERY_SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
   /** Largest page (`limit`) of a list route. */
@@ -217,6 +275,8 @@ const envSchema = z.object({
   TRIBUTARY_QUERY_PARTITIONS_TTL_MS: positiveInt.default(60_000),
   /** Most concurrent `GET /stream` clients (503 beyond). */
   TRIBUTARY_QUERY_STREAM_MAX_CLIENTS: positiveInt.default(1000),
+  /** Most concurrent `GET /stream` clients of one credential (or, unauthenticated, one IP; 429 beyond). */
+  TRIBUTARY_QUERY_STREAM_MAX_CLIENTS_PER_KEY: positiveInt.default(100),
   /** Interval of the comment lines that keep idle `GET /stream` connections open. */
   TRIBUTARY_QUERY_STREAM_HEARTBEAT_MS: positiveInt.default(15_000),
   /** Live updates kept for clients that reconnect with `Last-Event-ID`. */
@@ -231,6 +291,8 @@ const envSchema = z.object({
   TRIBUTARY_AUTH_JWKS_URL: z.url().optional(),
   TRIBUTARY_AUTH_JWT_ISSUER: z.string().min(1).optional(),
   TRIBUTARY_AUTH_JWT_AUDIENCE: commaList.optional(),
+  /** Oldest JWT accepted, in seconds: since its `iat`, or, without one, until its `exp`. */
+  TRIBUTARY_AUTH_JWT_MAX_AGE_S: positiveInt.default(24 * 3600),
   /** Turns authentication off entirely (every request may ingest and query). For local experiments. */
   TRIBUTARY_AUTH_DISABLED: bool.default(false),
 });
@@ -265,7 +327,7 @@ export interface IngestSettings {
   readonly batchMaxEvents: number;
   /** 0 means no rate limit. */
   readonly rateLimitPerMinute: number;
-  readonly trustProxy: boolean;
+  readonly trustProxy: TrustProxy;
   readonly shutdownTimeoutMs: number;
 }
 
@@ -276,11 +338,13 @@ export interface QuerySettings {
   readonly port: number;
   /** 0 means no rate limit. */
   readonly rateLimitPerMinute: number;
-  readonly trustProxy: boolean;
+  readonly trustProxy: TrustProxy;
   readonly shutdownTimeoutMs: number;
   readonly maxPageSize: number;
   readonly partitionsTtlMs: number;
   readonly streamMaxClients: number;
+  /** Most of those held by one credential (or IP); never more than `streamMaxClients` in effect. */
+  readonly streamMaxClientsPerKey: number;
   readonly streamHeartbeatMs: number;
   readonly streamReplay: number;
 }
@@ -307,7 +371,15 @@ export interface AuthSettings {
     readonly jwksUrl: string | undefined;
     readonly issuer: string | undefined;
     readonly audience: readonly string[];
+    /** `TRIBUTARY_AUTH_JWT_MAX_AGE_S`: the longest a token is accepted (see lib/http-auth.ts). */
+    readonly maxAgeSeconds: number;
   };
+}
+
+/** Event checks shared by every producer path (the Publisher, HTTP ingestion, the CLI). */
+export interface EventSettings {
+  /** `TRIBUTARY_MAX_CLOCK_SKEW_MS`: an `occurredAt` further ahead of now is refused. */
+  readonly maxClockSkewMs: number;
 }
 
 export interface TributaryConfig {
@@ -336,6 +408,7 @@ export interface TributaryConfig {
   };
   readonly stackTimeoutMs: number;
   readonly topics: TopicSettings;
+  readonly events: EventSettings;
   readonly ingest: IngestSettings;
   readonly consumer: {
     readonly httpHost: string;
@@ -344,11 +417,6 @@ export interface TributaryConfig {
     readonly sessionTimeoutMs: number;
     /** `TRIBUTARY_DEDUP_HORIZON_MS`: how long applied event ids are remembered (0: off). */
     readonly dedupHorizonMs: number;
-  };
-  /** Bounds on what an event may carry. */
-  readonly events: {
-    /** `TRIBUTARY_MAX_CLOCK_SKEW_MS`: how far ahead of now an `occurredAt` may be. */
-    readonly maxClockSkewMs: number;
   };
   readonly analytics: AnalyticsSettings;
   readonly query: QuerySettings;
@@ -433,6 +501,7 @@ export function loadConfig(
       dlqRetentionMs: e.TRIBUTARY_DLQ_RETENTION_MS,
       autoProvision: e.TRIBUTARY_TOPIC_AUTO_PROVISION,
     },
+    events: { maxClockSkewMs: e.TRIBUTARY_MAX_CLOCK_SKEW_MS },
     ingest: {
       host: e.TRIBUTARY_INGEST_HOST,
       port: e.TRIBUTARY_INGEST_PORT,
@@ -448,7 +517,6 @@ export function loadConfig(
       sessionTimeoutMs: e.TRIBUTARY_CONSUMER_SESSION_TIMEOUT_MS,
       dedupHorizonMs: e.TRIBUTARY_DEDUP_HORIZON_MS,
     },
-    events: { maxClockSkewMs: e.TRIBUTARY_MAX_CLOCK_SKEW_MS },
     analytics: analyticsSettings(e),
     query: {
       host: e.TRIBUTARY_QUERY_HOST,
@@ -459,24 +527,55 @@ export function loadConfig(
       maxPageSize: e.TRIBUTARY_QUERY_MAX_PAGE_SIZE,
       partitionsTtlMs: e.TRIBUTARY_QUERY_PARTITIONS_TTL_MS,
       streamMaxClients: e.TRIBUTARY_QUERY_STREAM_MAX_CLIENTS,
+      streamMaxClientsPerKey: e.TRIBUTARY_QUERY_STREAM_MAX_CLIENTS_PER_KEY,
       streamHeartbeatMs: e.TRIBUTARY_QUERY_STREAM_HEARTBEAT_MS,
       streamReplay: e.TRIBUTARY_QUERY_STREAM_REPLAY,
     },
-    auth: {
-      disabled: e.TRIBUTARY_AUTH_DISABLED,
-      apiKeys: e.TRIBUTARY_AUTH_API_KEYS ?? [],
-      jwt: {
-        secret: e.TRIBUTARY_AUTH_JWT_SECRET,
-        jwksUrl: e.TRIBUTARY_AUTH_JWKS_URL,
-        issuer: e.TRIBUTARY_AUTH_JWT_ISSUER,
-        audience: e.TRIBUTARY_AUTH_JWT_AUDIENCE ?? [],
-      },
-    },
+    auth: authSettings(e),
   };
 }
 
 /** The names of every variable {@link loadConfig} reads (for `--help` output and docs). */
 export const configKeys: readonly string[] = Object.keys(envSchema.shape);
+
+/**
+ * Why JWT settings are unsafe, or an empty list: with a JWKS (usually a shared identity provider,
+ * whose keys also sign tokens for other services), a token is only meant for Tributary if its `iss`
+ * and `aud` say so, so both must be configured.
+ */
+export function jwtSettingsProblems(jwt: AuthSettings['jwt']): string[] {
+  if (jwt.jwksUrl === undefined) return [];
+  const missing = [
+    ...(jwt.issuer === undefined ? ['TRIBUTARY_AUTH_JWT_ISSUER'] : []),
+    ...(jwt.audience.length === 0 ? ['TRIBUTARY_AUTH_JWT_AUDIENCE'] : []),
+  ];
+  if (missing.length === 0) return [];
+  return [
+    `TRIBUTARY_AUTH_JWKS_URL is set, so TRIBUTARY_AUTH_JWT_ISSUER and TRIBUTARY_AUTH_JWT_AUDIENCE ` +
+      `must be too (missing: ${missing.join(', ')}): tokens from the key set are accepted only when ` +
+      'their iss and aud name this service',
+  ];
+}
+
+/** The auth settings, with the checks that involve more than one variable. */
+function authSettings(e: Env): AuthSettings {
+  const settings: AuthSettings = {
+    disabled: e.TRIBUTARY_AUTH_DISABLED,
+    apiKeys: e.TRIBUTARY_AUTH_API_KEYS ?? [],
+    jwt: {
+      secret: e.TRIBUTARY_AUTH_JWT_SECRET,
+      jwksUrl: e.TRIBUTARY_AUTH_JWKS_URL,
+      issuer: e.TRIBUTARY_AUTH_JWT_ISSUER,
+      audience: e.TRIBUTARY_AUTH_JWT_AUDIENCE ?? [],
+      maxAgeSeconds: e.TRIBUTARY_AUTH_JWT_MAX_AGE_S,
+    },
+  };
+  const problems = jwtSettingsProblems(settings.jwt);
+  if (problems.length > 0) {
+    throw new TributaryError(ErrorCodes.CONFIG_INVALID, `invalid configuration: ${problems.join('; ')}`);
+  }
+  return settings;
+}
 
 /** The analytics settings, with the checks that involve more than one variable. */
 function analyticsSettings(e: Env): AnalyticsSettings {

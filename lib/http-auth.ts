@@ -8,6 +8,13 @@
  * come from its `scope` (space-separated) or `scopes` (array) claim. A route names the scope it
  * needs in its config (`config: { scope: 'ingest' }`); routes without one are public.
  *
+ * What a JWT must carry: a valid signature, `exp` (a token without one would never expire), and, when
+ * `TRIBUTARY_AUTH_JWT_ISSUER` / `TRIBUTARY_AUTH_JWT_AUDIENCE` are set (always with a JWKS, whose keys
+ * a shared identity provider also uses for other services), a matching `iss` and `aud`. Its age is
+ * bounded by `TRIBUTARY_AUTH_JWT_MAX_AGE_S`: a token with `iat` is refused once it was issued longer
+ * ago than that; one without `iat` is refused when its `exp` lies further ahead than that, so no
+ * accepted token lives longer than the maximum age either way.
+ *
  * Failures: 401 (no, malformed or invalid credential), 403 (valid, but without the scope), 503 (the
  * JWKS cannot be fetched). The credential is checked in `onRequest`, but the answer is given in
  * `preParsing`, so that a rate limiter running in between counts failed attempts too, and no body
@@ -22,12 +29,13 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import {
   createRemoteJWKSet,
   customFetch,
+  decodeJwt,
   decodeProtectedHeader,
   errors as joseErrors,
   jwtVerify,
 } from 'jose';
-import type { JWTPayload, JWTVerifyGetKey } from 'jose';
-import { AUTH_SCOPES } from './config.js';
+import type { JWTPayload, JWTVerifyGetKey, JWTVerifyOptions } from 'jose';
+import { AUTH_SCOPES, jwtSettingsProblems } from './config.js';
 import type { ApiKeySpec, AuthScope, AuthSettings, TributaryConfig } from './config.js';
 import { ErrorCodes, TributaryError } from './errors.js';
 
@@ -90,6 +98,8 @@ const JWKS_ALGORITHMS = [
   'EdDSA',
 ];
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+/** Seconds of clock difference with the token's issuer tolerated in `exp`, `nbf`, `iat` checks. */
+const CLOCK_TOLERANCE_S = 5;
 
 function challenge(error?: string, description?: string, scope?: string): Record<string, string> {
   const parts = [`realm="${REALM}"`];
@@ -131,7 +141,8 @@ export function scopesOf(payload: JWTPayload): Set<string> {
  * Builds the authenticator for `settings`.
  *
  * @throws {@link TributaryError} `TRIBUTARY_CONFIG_INVALID` when no credential is configured and
- *   authentication is not explicitly disabled: a service never starts open by accident.
+ *   authentication is not explicitly disabled: a service never starts open by accident; and when a
+ *   JWKS is configured without an issuer and an audience.
  */
 export function createAuthenticator(
   settings: AuthSettings,
@@ -153,6 +164,8 @@ export function createAuthenticator(
         'TRIBUTARY_AUTH_JWKS_URL (or TRIBUTARY_AUTH_DISABLED=true to let anyone in)',
     );
   }
+  const problems = jwtSettingsProblems(settings.jwt);
+  if (problems.length > 0) throw new TributaryError(ErrorCodes.CONFIG_INVALID, problems.join('; '));
   // Keys are looked up by their hash: the lookup time tells nothing about how close a guess was.
   const keys = new Map<string, ApiKeySpec>(settings.apiKeys.map((k) => [sha256(k.key), k]));
   const { jwt } = settings;
@@ -187,20 +200,43 @@ export function createAuthenticator(
     if (useSecret ? !secret : !jwks) {
       throw unauthorized(`tokens signed with ${alg ?? 'no algorithm'} are not accepted`);
     }
-    const verifyOptions = {
+    // Whether the (not yet verified) token has `iat` only picks the age check; jose verifies the
+    // signature over these same claims before any of them counts.
+    let hasIssuedAt: boolean;
+    try {
+      hasIssuedAt = decodeJwt(token).iat !== undefined;
+    } catch {
+      throw unauthorized('malformed token');
+    }
+    const verifyOptions: JWTVerifyOptions = {
       algorithms: useSecret ? ['HS256'] : JWKS_ALGORITHMS,
-      clockTolerance: 5,
+      clockTolerance: CLOCK_TOLERANCE_S,
+      requiredClaims: [
+        'exp',
+        ...(jwt.issuer === undefined ? [] : ['iss']),
+        ...(jwt.audience.length === 0 ? [] : ['aud']),
+      ],
+      ...(hasIssuedAt ? { maxTokenAge: jwt.maxAgeSeconds } : {}),
       ...(jwt.issuer === undefined ? {} : { issuer: jwt.issuer }),
       ...(jwt.audience.length === 0 ? {} : { audience: [...jwt.audience] }),
     };
+    let payload: JWTPayload;
     try {
-      const { payload } = useSecret
+      ({ payload } = useSecret
         ? await jwtVerify(token, secret!, verifyOptions)
-        : await jwtVerify(token, jwks as JWTVerifyGetKey, verifyOptions);
-      return { id: `jwt:${payload.sub ?? 'unknown'}`, method: 'jwt', scopes: scopesOf(payload) };
+        : await jwtVerify(token, jwks as JWTVerifyGetKey, verifyOptions));
     } catch (err) {
-      throw jwtError(err);
+      throw jwtError(err, jwt.maxAgeSeconds);
     }
+    // Without `iat` the age is unknown: bound what is left of the token's life instead.
+    const remaining = payload.exp! - Math.floor(Date.now() / 1000);
+    if (!hasIssuedAt && remaining > jwt.maxAgeSeconds + CLOCK_TOLERANCE_S) {
+      throw unauthorized(
+        `token rejected: it has no "iat" claim and expires more than ${jwt.maxAgeSeconds} s from now ` +
+          '(the longest lifetime accepted)',
+      );
+    }
+    return { id: `jwt:${payload.sub ?? 'unknown'}`, method: 'jwt', scopes: scopesOf(payload) };
   }
 
   return {
@@ -229,15 +265,17 @@ export function createAuthenticator(
 }
 
 /** A jose failure becomes 401, except a JWKS that cannot be fetched, which is our problem: 503. */
-function jwtError(err: unknown): AuthError {
+function jwtError(err: unknown, maxAgeSeconds: number): AuthError {
   const code = (err as { code?: unknown } | null)?.code;
   if (err instanceof joseErrors.JOSEError && code !== 'ERR_JWKS_TIMEOUT' && code !== 'ERR_JOSE_GENERIC') {
     const message =
-      code === 'ERR_JWT_EXPIRED'
-        ? 'token expired'
-        : code === 'ERR_JWT_CLAIM_VALIDATION_FAILED'
-          ? `token rejected: ${(err as Error).message}`
-          : 'invalid token';
+      err instanceof joseErrors.JWTExpired && err.claim === 'iat'
+        ? `token too old: issued more than ${maxAgeSeconds} s ago`
+        : code === 'ERR_JWT_EXPIRED'
+          ? 'token expired'
+          : code === 'ERR_JWT_CLAIM_VALIDATION_FAILED'
+            ? `token rejected: ${(err as Error).message}`
+            : 'invalid token';
     return unauthorized(message);
   }
   return new AuthError(

@@ -57,7 +57,7 @@ function printSummary(s: Summary): void {
 }
 
 /** Reads NDJSON events, validates each line, publishes the valid ones in pipelined batches. */
-async function produceFile(publisher: Publisher, file: string): Promise<Summary> {
+async function produceFile(publisher: Publisher, file: string, maxClockSkewMs: number): Promise<Summary> {
   const fromStdin = file === '-';
   const total = fromStdin ? 0 : statSync(file).size;
   const input = fromStdin ? process.stdin : createReadStream(file);
@@ -108,7 +108,7 @@ async function produceFile(publisher: Publisher, file: string): Promise<Summary>
       summary.rejected.push({ line, reason: `invalid JSON: ${(err as Error).message}` });
       continue;
     }
-    const parsed = parseEventInput(json);
+    const parsed = parseEventInput(json, { now: Date.now(), maxClockSkewMs });
     if (!parsed.ok) summary.rejected.push({ line, reason: parsed.message });
     else batch.push({ line, event: parsed.event });
     if (batch.length >= 500) await flush();
@@ -144,7 +144,10 @@ export function registerProduceCommands(program: Command, ctx: CliContext): void
       }
       let event: TributaryEvent | undefined;
       if (file === undefined) {
-        const parsed = parseEventInput({ type, data: fieldsFromFlags(type!, cmd.args.slice(1)) });
+        const parsed = parseEventInput(
+          { type, data: fieldsFromFlags(type!, cmd.args.slice(1)) },
+          { now: Date.now(), maxClockSkewMs: config.events.maxClockSkewMs },
+        );
         if (!parsed.ok) {
           for (const f of parsed.fields) console.error(`  ${f.path}: ${f.message}`);
           throw new Error(`invalid ${type} event, nothing sent`);
@@ -158,7 +161,7 @@ export function registerProduceCommands(program: Command, ctx: CliContext): void
           const r = await publisher.publish(event);
           console.log(`sent ${r.type} ${r.eventId} to ${r.topic}`);
         } else {
-          printSummary(await produceFile(publisher, file!));
+          printSummary(await produceFile(publisher, file!, config.events.maxClockSkewMs));
         }
       } finally {
         await publisher.close();

@@ -24,6 +24,7 @@ import {
 } from '../schemas/catalog.js';
 import { EventCodec } from '../schemas/codec.js';
 import { createSchemaRegistryClient } from '../schemas/registry.js';
+import { validateEventTime } from '../schemas/validate.js';
 import { Semaphore } from './semaphore.js';
 
 /** The Kafka header that carries an event's id. */
@@ -63,6 +64,8 @@ export class Publisher {
     topicPrefix: string,
     private readonly budget: Semaphore,
     private readonly logger: Logger,
+    /** `config.events.maxClockSkewMs`: events further ahead of the clock are refused. */
+    private readonly maxClockSkewMs: number,
   ) {
     const topics = {} as Record<EventType, string>;
     const typeHeaders = {} as Record<EventType, Buffer>;
@@ -97,6 +100,7 @@ export class Publisher {
       config.topics.prefix,
       new Semaphore(options.maxInFlightEvents ?? 50_000),
       log,
+      config.events.maxClockSkewMs,
     );
   }
 
@@ -108,6 +112,8 @@ export class Publisher {
   /**
    * Validates, encodes and sends one event; resolves once the broker acknowledged it.
    * An invalid event throws a `TRIBUTARY_EVENT_INVALID` error naming the field; nothing is sent.
+   * Invalid includes an `occurredAt` further ahead of this process's clock than
+   * `TRIBUTARY_MAX_CLOCK_SKEW_MS` (`data.occurredAt`).
    */
   async publish(event: TributaryEvent): Promise<PublishResult> {
     const [result] = await this.publishBatch([event]);
@@ -124,10 +130,12 @@ export class Publisher {
     if (events.length === 0) return [];
     const byTopic = new Map<string, OutgoingRecord[]>();
     const results: PublishResult[] = new Array(events.length);
+    const clock = { now: Date.now(), maxClockSkewMs: this.maxClockSkewMs };
     for (let i = 0; i < events.length; i++) {
       const event = events[i]!;
       // Validates first: the type is known from here on.
       const value = this.codec.encodeSync(event);
+      validateEventTime(event, clock);
       const type = event.type;
       const topic = this.topics[type];
       const eventId = event.data.eventId;

@@ -134,6 +134,7 @@ export async function buildQueryServer(options: QueryServerOptions): Promise<Que
     heartbeatMs: settings.streamHeartbeatMs,
     replay: settings.streamReplay,
     maxClients: settings.streamMaxClients,
+    maxClientsPerKey: settings.streamMaxClientsPerKey,
     metrics,
     logger,
   });

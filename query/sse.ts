@@ -12,10 +12,16 @@
  *   keep messages), it receives `event: reset` instead: refetch the state over the REST routes.
  * - A client that does not read (more than `maxBufferedBytes` waiting) is disconnected; a
  *   disconnected client is forgotten at once. On shutdown every stream is ended.
+ * - Caps: at most `maxClients` streams in all (503 beyond: the server is full) and `maxClientsPerKey`
+ *   per caller, i.e. per credential, or per client IP when unauthenticated (429 beyond: that
+ *   caller holds too many). A slot is reserved synchronously, before the first `await`, so a burst
+ *   of connects cannot overshoot, and released on every way out: refusal, failed subscription,
+ *   client gone before the stream began, disconnect, shutdown.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
+import { rateLimitKey } from '../lib/http-auth.js';
 import type { Logger } from '../lib/logger.js';
 import { QueryErrorCodes, QueryHttpError } from './http-error.js';
 import { SECURED, queryErrorResponses } from './openapi.js';
@@ -29,6 +35,8 @@ export interface StreamHubOptions {
   /** Messages kept for `Last-Event-ID`. */
   readonly replay: number;
   readonly maxClients: number;
+  /** Most streams one caller may hold (capped at `maxClients`). */
+  readonly maxClientsPerKey: number;
   readonly metrics: QueryMetrics;
   readonly logger: Logger;
   /** Bytes waiting in a client's socket at which it is dropped as too slow. Default 1 MiB. */
@@ -45,7 +53,17 @@ interface StreamEvent {
 interface Client {
   readonly res: ServerResponse;
   readonly events: ReadonlySet<string> | undefined;
+  readonly slot: StreamSlot;
 }
+
+/** A stream slot held by one caller; {@link StreamHub.reserve} hands them out. */
+export interface StreamSlot {
+  /** Gives the slot back; idempotent. */
+  release(): void;
+}
+
+/** Why {@link StreamHub.reserve} refused: every slot is taken, or this caller holds its share. */
+export type StreamRefusal = 'full' | 'key-full' | 'closed';
 
 /** Event names: a message's `type` when it is a short identifier, else `update`. */
 const EVENT_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
@@ -70,6 +88,9 @@ function newEpoch(): string {
 /** The shared subscription and its clients. */
 export class StreamHub {
   private readonly clients = new Set<Client>();
+  /** Slots held (streaming, or between reserve and attach), in all and per caller. */
+  private reserved = 0;
+  private readonly reservedByKey = new Map<string, number>();
   private readonly recent: StreamEvent[] = [];
   private readonly maxBufferedBytes: number;
   private readonly log: Logger;
@@ -90,9 +111,34 @@ export class StreamHub {
     return this.clients.size;
   }
 
-  /** True when another client may connect. */
-  get hasRoom(): boolean {
-    return !this.closed && this.clients.size < this.options.maxClients;
+  /** Slots held: streams plus connects not yet attached. Never above `maxClients`. */
+  get reservedSlots(): number {
+    return this.reserved;
+  }
+
+  /**
+   * Takes a slot for caller `key`, synchronously (no `await` between the check and the count), or
+   * says why not. The caller must release it, or hand it to {@link attach}, which releases it when
+   * the stream ends.
+   */
+  reserve(key: string): StreamSlot | StreamRefusal {
+    if (this.closed) return 'closed';
+    if (this.reserved >= this.options.maxClients) return 'full';
+    const held = this.reservedByKey.get(key) ?? 0;
+    if (held >= Math.min(this.options.maxClientsPerKey, this.options.maxClients)) return 'key-full';
+    this.reserved++;
+    this.reservedByKey.set(key, held + 1);
+    let released = false;
+    return {
+      release: () => {
+        if (released) return;
+        released = true;
+        this.reserved--;
+        const left = (this.reservedByKey.get(key) ?? 1) - 1;
+        if (left > 0) this.reservedByKey.set(key, left);
+        else this.reservedByKey.delete(key);
+      },
+    };
   }
 
   /** Subscribes on first use (and waits for it); rejects when Redis cannot be reached. */
@@ -194,18 +240,35 @@ export class StreamHub {
 
   /**
    * Takes over a hijacked response as an event stream: headers, then what the client missed since
-   * `lastEventId` (or a reset), then live events until either side closes.
+   * `lastEventId` (or a reset), then live events until either side closes, when `slot` is released.
+   * A client that left, or a hub that closed, while the slot was being set up gets no stream.
    */
   attach(
     req: IncomingMessage,
     res: ServerResponse,
+    slot: StreamSlot,
     options: {
       readonly lastEventId?: string | undefined;
       readonly events?: readonly string[] | undefined;
       readonly headers?: Readonly<Record<string, string | number | string[] | undefined>>;
     } = {},
   ): void {
-    const client: Client = { res, events: options.events ? new Set(options.events) : undefined };
+    if (req.destroyed || res.destroyed || res.writableEnded || res.socket?.destroyed) {
+      slot.release();
+      return;
+    }
+    if (this.closed) {
+      slot.release();
+      res.writeHead(503, { 'content-type': 'application/json; charset=utf-8', 'retry-after': '1' });
+      res.end(
+        JSON.stringify({
+          error: QueryErrorCodes.UNAVAILABLE,
+          message: 'the service is shutting down; retry',
+        }),
+      );
+      return;
+    }
+    const client: Client = { res, events: options.events ? new Set(options.events) : undefined, slot };
     res.writeHead(200, {
       ...options.headers,
       'content-type': 'text/event-stream; charset=utf-8',
@@ -219,6 +282,7 @@ export class StreamHub {
     this.clients.add(client);
     this.options.metrics.streamClients.set(this.clients.size);
     const forget = () => {
+      slot.release();
       if (this.clients.delete(client)) this.options.metrics.streamClients.set(this.clients.size);
     };
     req.on('close', forget);
@@ -247,6 +311,7 @@ export class StreamHub {
     for (const client of this.clients) {
       this.options.metrics.streamDropped.inc({ reason: 'shutdown' });
       client.res.end(formatEvent(undefined, 'shutdown', '{}'));
+      client.slot.release();
     }
     this.clients.clear();
     this.options.metrics.streamClients.set(0);
@@ -267,7 +332,9 @@ export function registerStreamRoute(app: FastifyInstance, hub: StreamHub): void 
         description:
           'One event per update published by the analytics consumer group: `event` is the update type, ' +
           '`data` its JSON. Comment lines every 15 s keep the connection open. Reconnect with ' +
-          '`Last-Event-ID` to receive what was missed; `event: reset` means it cannot be, so refetch.',
+          '`Last-Event-ID` to receive what was missed; `event: reset` means it cannot be, so refetch. ' +
+          'A service holds a limited number of streams (503 when full) and fewer per credential, or ' +
+          'per client IP without one (429 when that caller holds its share).',
         tags: ['analytics'],
         security: SECURED as Record<string, string[]>[],
         querystring: {
@@ -289,26 +356,38 @@ export function registerStreamRoute(app: FastifyInstance, hub: StreamHub): void 
             description: 'An endless `text/event-stream`',
             content: { 'text/event-stream': { schema: { type: 'string' } } },
           },
-          ...queryErrorResponses(),
+          ...queryErrorResponses({
+            429: 'Rate limit exceeded, or this credential holds as many streams as one caller may; see Retry-After.',
+          }),
         },
       },
       config: { scope: 'query' },
     },
     async (request, reply) => {
-      if (!hub.hasRoom) {
+      // Before any await: a burst of connects sees each other's slots.
+      const slot = hub.reserve(rateLimitKey(request));
+      if (slot === 'key-full') {
+        throw new QueryHttpError(
+          429,
+          QueryErrorCodes.RATE_LIMITED,
+          'this credential already holds as many live streams as one caller may; close one and retry',
+          [],
+          { 'retry-after': '5' },
+        );
+      }
+      if (slot === 'full' || slot === 'closed') {
         throw new QueryHttpError(
           503,
           QueryErrorCodes.UNAVAILABLE,
-          'too many stream clients; retry later',
+          slot === 'full' ? 'too many stream clients; retry later' : 'the service is shutting down; retry',
           [],
-          {
-            'retry-after': '5',
-          },
+          { 'retry-after': '5' },
         );
       }
       try {
         await hub.subscribe();
       } catch (err) {
+        slot.release();
         throw new QueryHttpError(
           503,
           QueryErrorCodes.UNAVAILABLE,
@@ -319,7 +398,7 @@ export function registerStreamRoute(app: FastifyInstance, hub: StreamHub): void 
         );
       }
       reply.hijack();
-      hub.attach(request.raw, reply.raw, {
+      hub.attach(request.raw, reply.raw, slot, {
         lastEventId: request.headers['last-event-id'],
         events: request.query.events?.split(','),
         headers: { ...reply.getHeaders(), 'x-request-id': request.id },

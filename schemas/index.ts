@@ -46,6 +46,7 @@ export {
 } from './analytics-window.js';
 export type { PageCount, WindowResult, WindowResultRegistry } from './analytics-window.js';
 export type { CodecRegistry, EventCodecOptions } from './codec.js';
-export { findIssues, validateEvent } from './validate.js';
+export { eventTimeIssue, findIssues, validateEvent, validateEventTime } from './validate.js';
+export type { EventClock } from './validate.js';
 export { HEADER_LENGTH, MAGIC_BYTE, encodeHeader, frame, parseHeader } from './wire-format.js';
 export type { WireHeader } from './wire-format.js';

@@ -79,6 +79,42 @@ export function findIssues(type: Type, data: unknown): string[] {
   return issues;
 }
 
+/** What an event's time is checked against: this process's clock and the skew it tolerates. */
+export interface EventClock {
+  /** Now, epoch ms. */
+  readonly now: number;
+  /** `config.events.maxClockSkewMs`: how far ahead of `now` an `occurredAt` may be. */
+  readonly maxClockSkewMs: number;
+}
+
+/**
+ * The issue (`data.occurredAt: expected …`) when an event's time lies further ahead of the clock
+ * than the skew it allows, else undefined. Such an event is refused where it enters, because once
+ * in a topic it would push its partition's watermark ahead and make every later event late. A value
+ * that is not a number is left to the schema check.
+ */
+export function eventTimeIssue(occurredAt: unknown, clock: EventClock): string | undefined {
+  if (typeof occurredAt !== 'number') return undefined;
+  const ahead = occurredAt - clock.now;
+  if (ahead <= clock.maxClockSkewMs) return undefined;
+  return (
+    `data.occurredAt: expected an event time at most ${clock.maxClockSkewMs} ms ahead of the ` +
+    `clock (TRIBUTARY_MAX_CLOCK_SKEW_MS), got one ${ahead} ms ahead`
+  );
+}
+
+/**
+ * Checks that an event's time is not too far ahead of the clock ({@link eventTimeIssue}).
+ *
+ * @throws {@link UnrecoverableError} `TRIBUTARY_EVENT_INVALID` naming `data.occurredAt`.
+ */
+export function validateEventTime(event: TributaryEvent, clock: EventClock): void {
+  const issue = eventTimeIssue(event.data.occurredAt, clock);
+  if (issue !== undefined) {
+    throw new UnrecoverableError(ErrorCodes.EVENT_INVALID, `invalid ${event.type} event: ${issue}`);
+  }
+}
+
 /**
  * Checks an event: a known `type` and a `data` payload valid for its schema (the catalog's, unless
  * `type` is given).

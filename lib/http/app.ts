@@ -20,6 +20,7 @@ import swagger from '@fastify/swagger';
 import type { SwaggerOptions } from '@fastify/swagger';
 import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { TrustProxy } from '../config.js';
 import { isAuthError, rateLimitKey, registerHttpAuth } from '../http-auth.js';
 import type { Authenticator } from '../http-auth.js';
 import type { Logger } from '../logger.js';
@@ -45,7 +46,8 @@ export interface ServiceAppOptions<C extends string> {
   readonly logger: Logger;
   readonly authenticator: Authenticator;
   readonly registry: Registry;
-  readonly trustProxy: boolean;
+  /** Whose `X-Forwarded-For` is believed for the client IP (lib/config.ts {@link TrustProxy}). */
+  readonly trustProxy: TrustProxy;
   /** Largest body accepted (413 beyond); Fastify's default (1 MiB) when unset. */
   readonly bodyLimitBytes?: number;
   /** Longest path segment the router accepts. */
@@ -88,7 +90,8 @@ export async function buildServiceApp<C extends string>(
     // Our own onResponse log below replaces Fastify's two info lines per request.
     logController: new LogController({ disableRequestLogging: true }),
     ...(options.bodyLimitBytes === undefined ? {} : { bodyLimit: options.bodyLimitBytes }),
-    trustProxy: options.trustProxy,
+    // A copy: Fastify's type wants a mutable array.
+    trustProxy: options.trustProxy === false ? false : [...options.trustProxy],
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();

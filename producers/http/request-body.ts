@@ -1,13 +1,15 @@
 /**
  * From request bodies to events, at the edge: the envelope (`{ type, data }`), the fields the
  * server fills in (`eventId`, `occurredAt`), then the event type's own Avro schema through
- * {@link findIssues}, so the HTTP rules are exactly the schema's. Every problem becomes a
+ * {@link findIssues}, so the HTTP rules are exactly the schema's, and the event-time bound every
+ * producer path shares ({@link eventTimeIssue}). Every problem becomes a
  * {@link FieldError} with the path of the bad value. Pure: no I/O, unit-tested without a server.
  */
 import { randomUUID } from 'node:crypto';
 import { EVENT_TYPES, eventCatalog, isEventType } from '../../schemas/catalog.js';
 import type { EventType, TributaryEvent } from '../../schemas/catalog.js';
-import { findIssues } from '../../schemas/validate.js';
+import { eventTimeIssue, findIssues } from '../../schemas/validate.js';
+import type { EventClock } from '../../schemas/validate.js';
 import type { FieldError } from './http-error.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -80,15 +82,16 @@ export function issuesToFieldErrors(issues: readonly string[], prefix: string): 
 }
 
 /**
- * Completes and checks one event's payload: fills `eventId` (random UUID) and `occurredAt` (`now`)
- * when absent, converts an ISO-8601 `occurredAt` to epoch ms, then checks the payload against the
- * type's schema and its partition key. `prefix` is the path of the payload in the body.
+ * Completes and checks one event's payload: fills `eventId` (random UUID) and `occurredAt`
+ * (`clock.now`) when absent, converts an ISO-8601 `occurredAt` to epoch ms, then checks the payload
+ * against the type's schema, its time against the clock (at most `clock.maxClockSkewMs` ahead) and
+ * its partition key. `prefix` is the path of the payload in the body.
  */
 export function completeEvent(
   type: EventType,
   payload: Readonly<Record<string, unknown>>,
   prefix: string,
-  now: number,
+  clock: EventClock,
 ): Parsed<TributaryEvent> {
   const errors: FieldError[] = [];
   // Envelope keys first: new keys added after a spread give each object its own V8 hidden class,
@@ -98,7 +101,7 @@ export function completeEvent(
   else if (typeof data.eventId !== 'string' || !UUID.test(data.eventId)) {
     errors.push({ path: joinPath(prefix, 'eventId'), message: 'expected a UUID string (or leave it out)' });
   }
-  if (data.occurredAt === undefined) data.occurredAt = now;
+  if (data.occurredAt === undefined) data.occurredAt = clock.now;
   else {
     const ms = parseOccurredAt(data.occurredAt);
     if (ms === undefined) {
@@ -109,13 +112,15 @@ export function completeEvent(
       });
     } else data.occurredAt = ms;
   }
+  const issues = findIssues(eventCatalog[type].avroType, data);
+  const timeIssue = eventTimeIssue(data.occurredAt, clock);
+  if (timeIssue !== undefined) issues.push(timeIssue);
   if (errors.length > 0) {
     // Keep the schema's other findings, but not its second opinion on the two fields above.
     const known = new Set(errors.map((e) => e.path));
-    const rest = issuesToFieldErrors(findIssues(eventCatalog[type].avroType, data), prefix);
+    const rest = issuesToFieldErrors(issues, prefix);
     return { ok: false, errors: [...errors, ...rest.filter((e) => !known.has(e.path))] };
   }
-  const issues = findIssues(eventCatalog[type].avroType, data);
   if (issues.length > 0) return { ok: false, errors: issuesToFieldErrors(issues, prefix) };
   const { keyFields } = eventCatalog[type];
   if (!keyFields.some((f) => typeof data[f] === 'string' && data[f] !== '')) {
@@ -135,13 +140,9 @@ export function completeEvent(
 
 /**
  * Parses one `{ "type": "UserCreated", "data": { … } }` envelope found at `prefix` in the body
- * (`''` for `POST /events`, `[3]` for the fourth event of a batch).
+ * (`''` for `POST /events`, `[3]` for the fourth event of a batch), with {@link completeEvent}.
  */
-export function parseEnvelope(
-  body: unknown,
-  prefix: string,
-  now: number = Date.now(),
-): Parsed<TributaryEvent> {
+export function parseEnvelope(body: unknown, prefix: string, clock: EventClock): Parsed<TributaryEvent> {
   if (!isPlainObject(body)) {
     return {
       ok: false,
@@ -168,7 +169,7 @@ export function parseEnvelope(
     errors.push({ path: joinPath(prefix, 'data'), message: 'expected an object: the event payload' });
   }
   if (errors.length > 0 || !isEventType(type) || !isPlainObject(data)) return { ok: false, errors };
-  return completeEvent(type, data, joinPath(prefix, 'data'), now);
+  return completeEvent(type, data, joinPath(prefix, 'data'), clock);
 }
 
 /** True when every error is about an unknown event type (the response's code says so). */

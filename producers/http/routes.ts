@@ -13,6 +13,7 @@ import { ErrorCodes, hasCode } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import { eventCatalog } from '../../schemas/catalog.js';
 import type { EventType, TributaryEvent } from '../../schemas/catalog.js';
+import type { EventClock } from '../../schemas/validate.js';
 import type { Publisher } from '../publisher.js';
 import { completeEvent, onlyUnknownType, parseEnvelope, parseNdjson } from './request-body.js';
 import type { FieldError } from './http-error.js';
@@ -34,6 +35,8 @@ export interface IngestRoutesOptions {
   readonly publisher: IngestPublisher;
   readonly metrics: IngestMetrics;
   readonly batchMaxEvents: number;
+  /** `config.events.maxClockSkewMs`: an `occurredAt` further ahead of now is a 400. */
+  readonly maxClockSkewMs: number;
   readonly logger: Logger;
 }
 
@@ -86,7 +89,8 @@ const USER_ID_PARAMS: JsonSchema = {
 
 /** Registers the ingestion routes on `app`. */
 export function registerIngestRoutes(app: FastifyInstance, options: IngestRoutesOptions): void {
-  const { publisher, metrics, batchMaxEvents, logger } = options;
+  const { publisher, metrics, batchMaxEvents, maxClockSkewMs, logger } = options;
+  const clock = (): EventClock => ({ now: Date.now(), maxClockSkewMs });
 
   /** Publishes, times it, counts accepted events; maps a failure to 400 (invalid) or 503. */
   async function publish(request: FastifyRequest, events: readonly TributaryEvent[]): Promise<string[]> {
@@ -119,7 +123,7 @@ export function registerIngestRoutes(app: FastifyInstance, options: IngestRoutes
   }
 
   function parseAll(items: readonly unknown[]): TributaryEvent[] {
-    const now = Date.now();
+    const now = clock();
     const events: TributaryEvent[] = [];
     const errors: FieldError[] = [];
     items.forEach((item, i) => {
@@ -135,7 +139,7 @@ export function registerIngestRoutes(app: FastifyInstance, options: IngestRoutes
 
   /** A resource route's payload: the body itself, paths without a `data.` prefix. */
   function resourceEvent(type: EventType, payload: Record<string, unknown>): TributaryEvent {
-    const parsed = completeEvent(type, payload, '', Date.now());
+    const parsed = completeEvent(type, payload, '', clock());
     if (!parsed.ok) throw invalidEvents(parsed.errors);
     return parsed.value;
   }
@@ -156,7 +160,7 @@ export function registerIngestRoutes(app: FastifyInstance, options: IngestRoutes
   });
 
   app.post('/events', ingestRoute('Publish one event', anyEnvelopeSchema()), async (request, reply) => {
-    const parsed = parseEnvelope(request.body, '');
+    const parsed = parseEnvelope(request.body, '', clock());
     if (!parsed.ok) {
       throw invalidEvents(
         parsed.errors,

@@ -137,7 +137,13 @@ export async function buildIngestServer(options: IngestServerOptions): Promise<I
     },
   });
 
-  registerIngestRoutes(app, { publisher, metrics, batchMaxEvents: settings.batchMaxEvents, logger });
+  registerIngestRoutes(app, {
+    publisher,
+    metrics,
+    batchMaxEvents: settings.batchMaxEvents,
+    maxClockSkewMs: config.events.maxClockSkewMs,
+    logger,
+  });
   app.addHook('onClose', async () => {
     await readiness.close();
   });

@@ -99,7 +99,7 @@ describe('loadConfig: HTTP ingestion and auth', () => {
     expect(c.auth).toEqual({
       disabled: false,
       apiKeys: [],
-      jwt: { secret: undefined, jwksUrl: undefined, issuer: undefined, audience: [] },
+      jwt: { secret: undefined, jwksUrl: undefined, issuer: undefined, audience: [], maxAgeSeconds: 86_400 },
     });
   });
 
@@ -129,13 +129,84 @@ describe('loadConfig: HTTP ingestion and auth', () => {
       {
         TRIBUTARY_AUTH_JWT_SECRET: 's'.repeat(32),
         TRIBUTARY_AUTH_JWKS_URL: 'https://idp.example/.well-known/jwks.json',
+        TRIBUTARY_AUTH_JWT_ISSUER: 'https://idp.example',
         TRIBUTARY_AUTH_JWT_AUDIENCE: 'tributary, ingest',
+        TRIBUTARY_AUTH_JWT_MAX_AGE_S: '3600',
       },
       '/srv',
     );
     expect(c.auth.jwt.audience).toEqual(['tributary', 'ingest']);
+    expect(c.auth.jwt.issuer).toBe('https://idp.example');
+    expect(c.auth.jwt.maxAgeSeconds).toBe(3600);
+    expect(configError({ TRIBUTARY_AUTH_JWT_MAX_AGE_S: '0' }).message).toContain(
+      'TRIBUTARY_AUTH_JWT_MAX_AGE_S',
+    );
     const err = configError({ TRIBUTARY_AUTH_JWT_SECRET: 'hunter2' });
     expect(err.message).toContain('TRIBUTARY_AUTH_JWT_SECRET=(hidden): must be at least 32 characters');
     expect(err.message).not.toContain('hunter2');
+  });
+});
+
+describe('loadConfig: HTTP hardening', () => {
+  const jwks = 'https://idp.example/.well-known/jwks.json';
+
+  it('refuses a JWKS without an issuer and an audience, naming the keys', () => {
+    for (const [env, missing] of [
+      [{}, 'TRIBUTARY_AUTH_JWT_ISSUER, TRIBUTARY_AUTH_JWT_AUDIENCE'],
+      [{ TRIBUTARY_AUTH_JWT_ISSUER: 'https://idp.example' }, 'TRIBUTARY_AUTH_JWT_AUDIENCE'],
+      [{ TRIBUTARY_AUTH_JWT_AUDIENCE: 'tributary' }, 'TRIBUTARY_AUTH_JWT_ISSUER'],
+    ] as const) {
+      const err = configError({ TRIBUTARY_AUTH_JWKS_URL: jwks, ...env });
+      expect(hasCode(err, ErrorCodes.CONFIG_INVALID)).toBe(true);
+      expect(err.message).toContain(
+        'TRIBUTARY_AUTH_JWKS_URL is set, so TRIBUTARY_AUTH_JWT_ISSUER and TRIBUTARY_AUTH_JWT_AUDIENCE must be too',
+      );
+      expect(err.message).toContain(`(missing: ${missing})`);
+    }
+    // A shared secret alone needs neither (it is ours only).
+    expect(loadConfig({ TRIBUTARY_AUTH_JWT_SECRET: 's'.repeat(32) }, '/srv').auth.jwt.issuer).toBeUndefined();
+  });
+
+  it('takes proxy addresses and CIDRs for trust proxy, never true or a hop count', () => {
+    expect(loadConfig({}, '/srv').query.trustProxy).toBe(false);
+    for (const off of ['false', '0', 'no']) {
+      expect(loadConfig({ TRIBUTARY_INGEST_TRUST_PROXY: off }, '/srv').ingest.trustProxy).toBe(false);
+    }
+    const c = loadConfig(
+      {
+        TRIBUTARY_INGEST_TRUST_PROXY: '10.0.0.0/8, 127.0.0.1,fd00::/8',
+        TRIBUTARY_QUERY_TRUST_PROXY: 'loopback,::1',
+      },
+      '/srv',
+    );
+    expect(c.ingest.trustProxy).toEqual(['10.0.0.0/8', '127.0.0.1', 'fd00::/8']);
+    expect(c.query.trustProxy).toEqual(['loopback', '::1']);
+
+    const yes = configError({ TRIBUTARY_QUERY_TRUST_PROXY: 'true' });
+    expect(yes.message).toContain('TRIBUTARY_QUERY_TRUST_PROXY="true"');
+    expect(yes.message).toContain('letting each choose its rate-limit key');
+    expect(yes.message).toContain('false or unset turns it off');
+    const hops = configError({ TRIBUTARY_INGEST_TRUST_PROXY: '2' });
+    expect(hops.message).toContain('TRIBUTARY_INGEST_TRUST_PROXY="2": a hop count cannot tell a proxy');
+    const bad = configError({ TRIBUTARY_INGEST_TRUST_PROXY: '10.0.0.0/33,proxy.internal,1.2.3.4' });
+    expect(bad.message).toContain('not an address or CIDR: 10.0.0.0/33, proxy.internal');
+  });
+
+  it('reads the per-key stream cap', () => {
+    expect(loadConfig({}, '/srv').query.streamMaxClients).toBe(1000);
+    expect(loadConfig({}, '/srv').query.streamMaxClientsPerKey).toBe(100);
+    const c = loadConfig({ TRIBUTARY_QUERY_STREAM_MAX_CLIENTS_PER_KEY: '3' }, '/srv');
+    expect(c.query.streamMaxClientsPerKey).toBe(3);
+    expect(configError({ TRIBUTARY_QUERY_STREAM_MAX_CLIENTS_PER_KEY: '0' }).message).toContain(
+      'TRIBUTARY_QUERY_STREAM_MAX_CLIENTS_PER_KEY',
+    );
+  });
+
+  it('reads the clock skew as config.events.maxClockSkewMs', () => {
+    expect(loadConfig({}, '/srv').events).toEqual({ maxClockSkewMs: 300_000 });
+    expect(loadConfig({ TRIBUTARY_MAX_CLOCK_SKEW_MS: '1000' }, '/srv').events.maxClockSkewMs).toBe(1000);
+    expect(configError({ TRIBUTARY_MAX_CLOCK_SKEW_MS: '-1' }).message).toContain(
+      'TRIBUTARY_MAX_CLOCK_SKEW_MS',
+    );
   });
 });

@@ -27,16 +27,33 @@ function settings(over: Partial<AuthSettings> = {}, jwt: Partial<AuthSettings['j
       { name: 'reader', key: QUERY_KEY, scopes: ['query'] },
     ],
     ...over,
-    jwt: { secret: SECRET, jwksUrl: undefined, issuer: undefined, audience: [], ...jwt },
+    jwt: {
+      secret: SECRET,
+      jwksUrl: undefined,
+      issuer: undefined,
+      audience: [],
+      maxAgeSeconds: DAY_S,
+      ...jwt,
+    },
   };
 }
 
+const DAY_S = 24 * 3600;
+const nowS = () => Math.floor(Date.now() / 1000);
+
+/**
+ * An HS256 token for `svc-1`. `exp` and `iat` are a jose time span (`'1h'`, `'-2h'`) or epoch
+ * seconds, `null` to leave the claim out; by default it expires in an hour and was issued now.
+ */
 async function hsToken(
   claims: Record<string, unknown>,
-  opts: { exp?: string; iss?: string; aud?: string } = {},
+  opts: { exp?: string | number | null; iat?: number | null; iss?: string; aud?: string } = {},
 ) {
-  let jwt = new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setSubject('svc-1').setIssuedAt();
-  if (opts.exp) jwt = jwt.setExpirationTime(opts.exp);
+  let jwt = new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setSubject('svc-1');
+  const exp = opts.exp === undefined ? '1h' : opts.exp;
+  if (exp !== null) jwt = jwt.setExpirationTime(exp);
+  const iat = opts.iat === undefined ? nowS() : opts.iat;
+  if (iat !== null) jwt = jwt.setIssuedAt(iat);
   if (opts.iss) jwt = jwt.setIssuer(opts.iss);
   if (opts.aud) jwt = jwt.setAudience(opts.aud);
   return jwt.sign(new TextEncoder().encode(SECRET));
@@ -117,6 +134,56 @@ describe('JWT (HS256)', () => {
     expect((await refusal(auth.authenticate({ authorization: `Bearer ${forged}` }))).statusCode).toBe(401);
   });
 
+  it('refuses a token without exp: it would never expire', async () => {
+    const auth = createAuthenticator(settings());
+    const forever = await hsToken({ scope: 'ingest' }, { exp: null });
+    const err = await refusal(auth.authenticate({ authorization: `Bearer ${forever}` }));
+    expect(err.statusCode).toBe(401);
+    expect(err.message).toBe('token rejected: missing required "exp" claim');
+    const forever2 = await hsToken({ scope: 'ingest' }, { exp: null, iat: null });
+    expect((await refusal(auth.authenticate({ authorization: `Bearer ${forever2}` }))).statusCode).toBe(401);
+  });
+
+  it('refuses a token older than the maximum age since its iat, whatever its exp', async () => {
+    const auth = createAuthenticator(settings({}, { maxAgeSeconds: 3600 }));
+    const bearer = async (opts: Parameters<typeof hsToken>[1]) => ({
+      authorization: `Bearer ${await hsToken({ scope: 'ingest' }, opts)}`,
+    });
+    // Issued 59 minutes ago, valid for a day more: accepted.
+    expect((await auth.authenticate(await bearer({ iat: nowS() - 59 * 60, exp: '1d' }))).id).toBe(
+      'jwt:svc-1',
+    );
+    // Issued two hours ago: refused, though exp is still a day away.
+    const old = await refusal(auth.authenticate(await bearer({ iat: nowS() - 2 * 3600, exp: '1d' })));
+    expect(old.statusCode).toBe(401);
+    expect(old.message).toBe('token too old: issued more than 3600 s ago');
+    // The default maximum is a day.
+    const daily = createAuthenticator(settings());
+    expect((await daily.authenticate(await bearer({ iat: nowS() - 23 * 3600, exp: '1h' }))).id).toBe(
+      'jwt:svc-1',
+    );
+    expect(
+      (await refusal(daily.authenticate(await bearer({ iat: nowS() - 25 * 3600, exp: '1h' })))).message,
+    ).toBe(`token too old: issued more than ${DAY_S} s ago`);
+  });
+
+  it('without iat, refuses a token whose exp lies further ahead than the maximum age', async () => {
+    const auth = createAuthenticator(settings());
+    const bearer = async (exp: number) => ({
+      authorization: `Bearer ${await hsToken({ scope: 'ingest' }, { iat: null, exp })}`,
+    });
+    expect((await auth.authenticate(await bearer(nowS() + DAY_S - 60))).id).toBe('jwt:svc-1');
+    for (const exp of [nowS() + DAY_S + 60, nowS() + 10 * 365 * DAY_S]) {
+      const err = await refusal(auth.authenticate(await bearer(exp)));
+      expect(err.statusCode).toBe(401);
+      expect(err.message).toBe(
+        `token rejected: it has no "iat" claim and expires more than ${DAY_S} s from now (the longest lifetime accepted)`,
+      );
+    }
+    // Expired is expired, with or without iat.
+    expect((await refusal(auth.authenticate(await bearer(nowS() - 60)))).message).toBe('token expired');
+  });
+
   it('refuses unsigned tokens (alg none)', async () => {
     const auth = createAuthenticator(settings());
     const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
@@ -132,8 +199,19 @@ describe('JWT (JWKS)', () => {
     const token = await new SignJWT({ scope: 'ingest' })
       .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
       .setSubject('svc-2')
+      .setIssuer('https://idp.example')
+      .setAudience('tributary')
+      .setExpirationTime('1h')
       .sign(privateKey);
-    const jwks = settings({ apiKeys: [] }, { secret: undefined, jwksUrl: 'https://idp.example/jwks.json' });
+    const jwks = settings(
+      { apiKeys: [] },
+      {
+        secret: undefined,
+        jwksUrl: 'https://idp.example/jwks.json',
+        issuer: 'https://idp.example',
+        audience: ['tributary'],
+      },
+    );
 
     let fetched = 0;
     const good = createAuthenticator(jwks, {
@@ -158,6 +236,67 @@ describe('JWT (JWKS)', () => {
     const err = await refusal(down.authenticate({ authorization: `Bearer ${token}` }));
     expect(err.statusCode).toBe(503);
     expect(err.code).toBe('auth_unavailable');
+  });
+});
+
+describe('JWT (JWKS): iss and aud are required', () => {
+  const jwksSettings = (jwt: Partial<AuthSettings['jwt']> = {}) =>
+    settings(
+      { apiKeys: [] },
+      {
+        secret: undefined,
+        jwksUrl: 'https://idp.example/jwks.json',
+        issuer: 'https://idp.example',
+        audience: ['tributary'],
+        ...jwt,
+      },
+    );
+
+  it('refuses to build an authenticator for a JWKS without an issuer and an audience', () => {
+    for (const jwt of [{ issuer: undefined }, { audience: [] }, { issuer: undefined, audience: [] }]) {
+      let err: unknown;
+      try {
+        createAuthenticator(jwksSettings(jwt));
+      } catch (e) {
+        err = e;
+      }
+      expect(hasCode(err, ErrorCodes.CONFIG_INVALID)).toBe(true);
+      expect((err as Error).message).toContain('TRIBUTARY_AUTH_JWT_ISSUER and TRIBUTARY_AUTH_JWT_AUDIENCE');
+    }
+  });
+
+  it('answers 401 for a token from the key set without, or with another, iss or aud', async () => {
+    const { publicKey, privateKey } = await generateKeyPair('ES256');
+    const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' };
+    const auth = createAuthenticator(jwksSettings(), {
+      fetch: async () => new Response(JSON.stringify({ keys: [jwk] }), { status: 200 }),
+    });
+    const sign = (claims: { iss?: string; aud?: string | string[] }) =>
+      new SignJWT({ scope: 'ingest', ...claims })
+        .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
+        .setSubject('svc-3')
+        .setIssuedAt()
+        .setExpirationTime('1h')
+        .sign(privateKey);
+    const verdict = async (claims: { iss?: string; aud?: string | string[] }) => {
+      try {
+        return (await auth.authenticate({ authorization: `Bearer ${await sign(claims)}` })).id;
+      } catch (err) {
+        expect(err).toBeInstanceOf(AuthError);
+        return `${(err as AuthError).statusCode} ${(err as AuthError).message}`;
+      }
+    };
+    const iss = 'https://idp.example';
+    expect(await verdict({ iss, aud: 'tributary' })).toBe('jwt:svc-3');
+    expect(await verdict({ iss, aud: ['other', 'tributary'] })).toBe('jwt:svc-3');
+    expect(await verdict({ aud: 'tributary' })).toBe('401 token rejected: missing required "iss" claim');
+    expect(await verdict({ iss })).toBe('401 token rejected: missing required "aud" claim');
+    expect(await verdict({ iss: 'https://evil.example', aud: 'tributary' })).toBe(
+      '401 token rejected: unexpected "iss" claim value',
+    );
+    expect(await verdict({ iss, aud: 'another-service' })).toBe(
+      '401 token rejected: unexpected "aud" claim value',
+    );
   });
 });
 

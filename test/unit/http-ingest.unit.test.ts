@@ -75,6 +75,37 @@ describe('POST /events', () => {
     expect(publisher.batches).toHaveLength(0);
   });
 
+  it('answers 400 naming data.occurredAt for an event time too far ahead of the clock', async () => {
+    const { post, publisher } = await setup({ TRIBUTARY_MAX_CLOCK_SKEW_MS: '60000' });
+    const ahead = await post('/events', {
+      type: 'UserCreated',
+      data: { ...user, occurredAt: new Date(Date.now() + 3600_000).toISOString() },
+    });
+    expect(ahead.statusCode).toBe(400);
+    const body = ahead.json<{ error: string; fields: { path: string; message: string }[] }>();
+    expect(body.error).toBe('invalid_event');
+    expect(body.fields).toEqual([
+      { path: 'data.occurredAt', message: expect.stringContaining('at most 60000 ms ahead of the clock') },
+    ]);
+    // The same in a batch (by index) and on a resource route (no data. prefix).
+    const batch = await post('/events/batch', [
+      { type: 'UserCreated', data: user },
+      { type: 'UserCreated', data: { ...user, occurredAt: Date.now() + 3600_000 } },
+    ]);
+    expect(batch.statusCode).toBe(400);
+    expect(batch.json()).toMatchObject({ fields: [{ path: '[1].data.occurredAt' }] });
+    const created = await post('/users', { ...user, occurredAt: Date.now() + 3600_000 });
+    expect(created.statusCode).toBe(400);
+    expect(created.json()).toMatchObject({ fields: [{ path: 'occurredAt' }] });
+    expect(publisher.batches).toHaveLength(0);
+    // Within the skew it is taken as given.
+    const soon = Date.now() + 30_000;
+    expect(
+      (await post('/events', { type: 'UserCreated', data: { ...user, occurredAt: soon } })).statusCode,
+    ).toBe(202);
+    expect(publisher.batches[0]![0]!.data.occurredAt).toBe(soon);
+  });
+
   it('answers 400 for an unknown type, invalid JSON, an empty body, and 415 for other content types', async () => {
     const { post } = await setup();
     const unknown = await post('/events', { type: 'UserExploded', data: {} });
@@ -106,7 +137,13 @@ describe('POST /events', () => {
     const res = await post('/events', { type: 'UserCreated', data: user });
     expect(res.statusCode).toBe(503);
     expect(res.headers['retry-after']).toBe('5');
-    expect(res.json()).toMatchObject({ error: 'unavailable' });
+    // A retry is safe only with the same eventId, within the consumers' de-duplication horizon.
+    expect(res.json()).toMatchObject({
+      error: 'unavailable',
+      message: expect.stringContaining(
+        'consumers apply an event id once within their de-duplication horizon',
+      ),
+    });
     const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
     expect(metrics).toContain(
       'tributary_ingest_requests_rejected_total{reason="unavailable",service="ingest"} 1',
@@ -192,6 +229,42 @@ describe('rate limit', () => {
     expect((await post('/events', {}, { 'x-api-key': 'guess-4-0123456789abcdef' })).statusCode).toBe(429);
     // Health endpoints are never limited.
     expect((await app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+  });
+});
+
+describe('trust proxy', () => {
+  /** An unauthenticated request (401), counted in the bucket of the client IP the server sees. */
+  const knock = (app: Awaited<ReturnType<typeof setup>>['app'], from: string, forwardedFor?: string) =>
+    app
+      .inject({
+        method: 'POST',
+        url: '/events',
+        remoteAddress: from,
+        headers: forwardedFor === undefined ? {} : { 'x-forwarded-for': forwardedFor },
+      })
+      .then((r) => r.statusCode);
+
+  it('ignores X-Forwarded-For from a peer that is not a trusted proxy: spoofing buys no new bucket', async () => {
+    for (const env of [{}, { TRIBUTARY_INGEST_TRUST_PROXY: '10.0.0.1' }] as Record<string, string>[]) {
+      const { app } = await setup({ TRIBUTARY_INGEST_RATE_LIMIT_PER_MINUTE: '2', ...env });
+      const statuses: number[] = [];
+      for (let i = 1; i <= 4; i++) statuses.push(await knock(app, '192.0.2.7', `198.51.100.${i}`));
+      expect(statuses).toEqual([401, 401, 429, 429]);
+    }
+  });
+
+  it('takes the client IP from a trusted proxy, and only the hop that proxy added', async () => {
+    const { app } = await setup({
+      TRIBUTARY_INGEST_RATE_LIMIT_PER_MINUTE: '2',
+      TRIBUTARY_INGEST_TRUST_PROXY: '10.0.0.0/8',
+    });
+    expect(await knock(app, '10.0.0.1', '203.0.113.1')).toBe(401);
+    // A value the client put in front of what the proxy appended is not believed.
+    expect(await knock(app, '10.0.0.2', '198.51.100.9, 203.0.113.1')).toBe(401);
+    expect(await knock(app, '10.0.0.1', '203.0.113.1')).toBe(429);
+    // Another client behind the same proxy has a bucket of its own, and so does the proxy itself.
+    expect(await knock(app, '10.0.0.1', '203.0.113.2')).toBe(401);
+    expect(await knock(app, '10.0.0.1')).toBe(401);
   });
 });
 

@@ -9,6 +9,8 @@ import {
 } from '../../producers/http/request-body.js';
 
 const NOW = Date.UTC(2026, 2, 1, 12, 0, 0);
+const SKEW_MS = 300_000;
+const CLOCK = { now: NOW, maxClockSkewMs: SKEW_MS };
 const user = { userId: 'u-1', email: 'ada@example.com', name: 'Ada', plan: 'FREE', country: 'GB' };
 
 function errorsOf(result: ReturnType<typeof parseEnvelope>) {
@@ -18,7 +20,7 @@ function errorsOf(result: ReturnType<typeof parseEnvelope>) {
 
 describe('parseEnvelope', () => {
   it('fills eventId and occurredAt, and keeps what is given', () => {
-    const r = parseEnvelope({ type: 'UserCreated', data: user }, '', NOW);
+    const r = parseEnvelope({ type: 'UserCreated', data: user }, '', CLOCK);
     expect(r.ok).toBe(true);
     if (!r.ok) return;
     expect(r.value.type).toBe('UserCreated');
@@ -29,7 +31,7 @@ describe('parseEnvelope', () => {
     const given = parseEnvelope(
       { type: 'UserCreated', data: { ...user, eventId: id, occurredAt: 42 } },
       '',
-      NOW,
+      CLOCK,
     );
     expect(given.ok && given.value.data).toMatchObject({ eventId: id, occurredAt: 42 });
   });
@@ -38,6 +40,7 @@ describe('parseEnvelope', () => {
     const r = parseEnvelope(
       { type: 'UserCreated', data: { ...user, occurredAt: '2026-03-01T13:00:00.250+01:00' } },
       '',
+      CLOCK,
     );
     expect(r.ok && r.value.data.occurredAt).toBe(NOW + 250);
   });
@@ -47,6 +50,7 @@ describe('parseEnvelope', () => {
       parseEnvelope(
         { type: 'UserCreated', data: { ...user, email: 5, plan: 'GOLD', extra: true, name: undefined } },
         '',
+        CLOCK,
       ),
     );
     expect(errors).toEqual(
@@ -67,24 +71,26 @@ describe('parseEnvelope', () => {
       totalAmount: 150,
       currency: 'EUR',
     };
-    const errors = errorsOf(parseEnvelope({ type: 'OrderPlaced', data: order }, '[3]', NOW));
+    const errors = errorsOf(parseEnvelope({ type: 'OrderPlaced', data: order }, '[3]', CLOCK));
     expect(errors).toEqual([
       { path: '[3].data.items[0].quantity', message: 'expected an int (32-bit integer), got number 1.5' },
     ]);
   });
 
   it('reports envelope problems: unknown type, missing data, extra keys', () => {
-    const unknown = errorsOf(parseEnvelope({ type: 'UserExploded', data: {} }, ''));
+    const unknown = errorsOf(parseEnvelope({ type: 'UserExploded', data: {} }, '', CLOCK));
     expect(unknown).toEqual([
       { path: 'type', message: expect.stringMatching(/^unknown event type "UserExploded"/) },
     ]);
     expect(onlyUnknownType(unknown)).toBe(true);
 
-    const bad = errorsOf(parseEnvelope({ type: 7, extra: 1 }, ''));
+    const bad = errorsOf(parseEnvelope({ type: 7, extra: 1 }, '', CLOCK));
     expect(bad.map((e) => e.path).sort()).toEqual(['data', 'extra', 'type']);
     expect(onlyUnknownType(bad)).toBe(false);
-    expect(errorsOf(parseEnvelope([1, 2], '[0]'))).toEqual([{ path: '[0]', message: expect.any(String) }]);
-    expect(errorsOf(parseEnvelope(null, ''))[0]!.path).toBe('');
+    expect(errorsOf(parseEnvelope([1, 2], '[0]', CLOCK))).toEqual([
+      { path: '[0]', message: expect.any(String) },
+    ]);
+    expect(errorsOf(parseEnvelope(null, '', CLOCK))[0]!.path).toBe('');
   });
 
   it('refuses bad eventIds and occurredAt values', () => {
@@ -92,22 +98,57 @@ describe('parseEnvelope', () => {
       parseEnvelope(
         { type: 'UserCreated', data: { ...user, eventId: 'not-a-uuid', occurredAt: '2026-02-30T00:00:00Z' } },
         '',
+        CLOCK,
       ),
     );
     expect(errors.map((e) => e.path)).toEqual(['data.eventId', 'data.occurredAt']);
     const fractional = errorsOf(
-      parseEnvelope({ type: 'UserCreated', data: { ...user, occurredAt: 1.5 } }, ''),
+      parseEnvelope({ type: 'UserCreated', data: { ...user, occurredAt: 1.5 } }, '', CLOCK),
     );
     expect(fractional).toEqual([
       { path: 'data.occurredAt', message: 'expected a long (integer), got number 1.5' },
     ]);
   });
 
+  it('refuses an occurredAt further ahead of the clock than the allowed skew, naming the field', () => {
+    // Exactly at the bound is accepted, one millisecond past it is not; the past is never refused.
+    const at = (occurredAt: unknown, prefix = '') =>
+      parseEnvelope({ type: 'UserCreated', data: { ...user, occurredAt } }, prefix, CLOCK);
+    expect(at(NOW + SKEW_MS).ok).toBe(true);
+    expect(at(new Date(NOW + SKEW_MS).toISOString()).ok).toBe(true);
+    expect(at(NOW - 365 * 24 * 3600 * 1000).ok).toBe(true);
+    expect(errorsOf(at(NOW + SKEW_MS + 1))).toEqual([
+      {
+        path: 'data.occurredAt',
+        message: `expected an event time at most ${SKEW_MS} ms ahead of the clock (TRIBUTARY_MAX_CLOCK_SKEW_MS), got one ${SKEW_MS + 1} ms ahead`,
+      },
+    ]);
+    // A year ahead, given as a date-time, inside a batch, beside another bad field: both named.
+    const yearAhead = new Date(NOW + 365 * 24 * 3600 * 1000).toISOString();
+    const errors = errorsOf(
+      parseEnvelope(
+        { type: 'UserCreated', data: { ...user, email: 5, occurredAt: yearAhead } },
+        '[2]',
+        CLOCK,
+      ),
+    );
+    expect(errors.map((e) => e.path).sort()).toEqual(['[2].data.email', '[2].data.occurredAt']);
+    expect(errors.find((e) => e.path === '[2].data.occurredAt')!.message).toContain(
+      `got one ${365 * 24 * 3600 * 1000} ms ahead`,
+    );
+    // A resource body (no data. prefix); the bound follows the configured skew.
+    const tight = completeEvent('UserDeleted', { userId: 'u-1', reason: 'OTHER', occurredAt: NOW + 2 }, '', {
+      now: NOW,
+      maxClockSkewMs: 1,
+    });
+    expect(tight).toEqual({ ok: false, errors: [{ path: 'occurredAt', message: expect.any(String) }] });
+  });
+
   it('refuses an empty partition key', () => {
-    const errors = errorsOf(parseEnvelope({ type: 'UserCreated', data: { ...user, userId: '' } }, ''));
+    const errors = errorsOf(parseEnvelope({ type: 'UserCreated', data: { ...user, userId: '' } }, '', CLOCK));
     expect(errors).toEqual([{ path: 'data.userId', message: expect.stringContaining('partition key') }]);
     const view = { sessionId: '', url: 'https://x/', path: '/' };
-    const viewErrors = errorsOf(parseEnvelope({ type: 'PageViewed', data: view }, ''));
+    const viewErrors = errorsOf(parseEnvelope({ type: 'PageViewed', data: view }, '', CLOCK));
     expect(viewErrors).toEqual([
       { path: 'data.sessionId', message: expect.stringContaining('userId, sessionId') },
     ]);
@@ -116,7 +157,7 @@ describe('parseEnvelope', () => {
 
 describe('completeEvent on a resource body', () => {
   it('reports paths without the data prefix', () => {
-    const r = completeEvent('UserUpdated', { userId: 'u-1', email: 3 }, '', NOW);
+    const r = completeEvent('UserUpdated', { userId: 'u-1', email: 3 }, '', CLOCK);
     expect(r).toEqual({
       ok: false,
       errors: [{ path: 'email', message: expect.stringContaining('got number 3') }],

@@ -37,8 +37,8 @@ function fakeProducer(): EngineProducer & { sent: { topic: string; records: Outg
   } as EngineProducer & { sent: { topic: string; records: OutgoingRecord[] }[] };
 }
 
-async function publisher() {
-  const config = loadConfig({ TRIBUTARY_TOPIC_PREFIX: 'unit.' });
+async function publisher(env: Record<string, string> = {}) {
+  const config = loadConfig({ TRIBUTARY_TOPIC_PREFIX: 'unit.', ...env });
   const codec = new EventCodec({ registry: memoryRegistry(), topicPrefix: config.topics.prefix });
   const producer = fakeProducer();
   return { publisher: await Publisher.create(config, logger, { codec, producer }), producer, codec };
@@ -92,5 +92,24 @@ describe('Publisher', () => {
       code: ErrorCodes.EVENT_TYPE_UNKNOWN,
     });
     expect(producer.sent).toEqual([]);
+  });
+
+  it('refuses an event time further ahead of the clock than the allowed skew, sending nothing', async () => {
+    const { publisher: p, producer } = await publisher({ TRIBUTARY_MAX_CLOCK_SKEW_MS: '60000' });
+    const at = (offsetMs: number): TributaryEvent => {
+      const e = view('u-1', 's-1');
+      return { ...e, data: { ...e.data, occurredAt: Date.now() + offsetMs } } as TributaryEvent;
+    };
+    // Well inside the bound, and long past: accepted.
+    await p.publishBatch([at(30_000), at(-365 * 24 * 3600 * 1000)]);
+    expect(producer.sent.flatMap((s) => s.records)).toHaveLength(2);
+    // An hour ahead, second in a batch: the whole batch is refused, naming the field.
+    await expect(p.publishBatch([at(0), at(3600_000)])).rejects.toMatchObject({
+      code: ErrorCodes.EVENT_INVALID,
+      message: expect.stringMatching(
+        /^invalid PageViewed event: data\.occurredAt: expected an event time at most 60000 ms ahead/,
+      ),
+    });
+    expect(producer.sent.flatMap((s) => s.records)).toHaveLength(2);
   });
 });
