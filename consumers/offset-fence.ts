@@ -124,6 +124,40 @@ export class WriteBatch {
   }
 }
 
+/**
+ * The records of a slice that a bounded sum cannot take, given what Redis holds (`current`, one
+ * per sum of `writes`): in offset order, a record fits if every sum it adds to stays within the
+ * safe-integer range, and then counts towards them. Answers offset → the sum it would break.
+ */
+export function refuseOutOfRange(
+  records: readonly { readonly offset: string }[],
+  writes: WriteBatch,
+  current: readonly number[],
+): Map<string, string> {
+  const shares = new Map<string, { sum: number; amount: number }[]>();
+  writes.sumSources.forEach((sources, sum) => {
+    for (const { offset, amount } of sources) {
+      const list = shares.get(offset);
+      if (list) list.push({ sum, amount });
+      else shares.set(offset, [{ sum, amount }]);
+    }
+  });
+  const running = [...current];
+  const refused = new Map<string, string>();
+  for (const { offset } of records) {
+    const own = shares.get(offset);
+    if (!own) continue;
+    const over = own.find(({ sum, amount }) => Math.abs(running[sum]! + amount) > Number.MAX_SAFE_INTEGER);
+    if (over) {
+      const [key, field] = writes.sums.slice(3 * over.sum, 3 * over.sum + 2);
+      refused.set(offset, `${field} of ${key}`);
+      continue;
+    }
+    for (const { sum, amount } of own) running[sum]! += amount;
+  }
+  return refused;
+}
+
 /** What the fence answered; nothing was written unless `kind` is `applied`. */
 export type FenceResult =
   /** Applied; `stored` is the slice's last offset, now the partition's offset. */

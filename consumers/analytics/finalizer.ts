@@ -77,7 +77,6 @@ export class Finalizer {
   /** This process's id in the lease. */
   readonly owner = `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 10)}`;
   private codec: WindowResultCodec | undefined;
-  private storedLayout: string | undefined;
   private leader = false;
 
   constructor(private readonly options: FinalizerOptions) {}
@@ -88,7 +87,7 @@ export class Finalizer {
     const now = Date.now();
     const group = new AnalyticsGroupKeys(ctx.keys.prefix, ctx.keys.namespace(ctx.version));
     const parts = await this.partitions(ctx);
-    await this.storeLayout(ctx, parts);
+    const layout = await this.storeLayout(ctx, parts);
 
     const pipe = ctx.redis.pipeline();
     for (const p of parts) {
@@ -119,7 +118,7 @@ export class Finalizer {
     if (frontier === NO_WATERMARK) return;
     if (frontier > storedFrontier) await ctx.redis.set(group.frontier(), String(frontier));
     metrics?.frontier.set({ group: ctx.groupId }, frontier / 1000);
-    await this.emit(ctx, group, parts, frontier);
+    await this.emit(ctx, group, parts, frontier, layout);
   }
 
   /** The partitions of the group's topics and their log offsets now. */
@@ -136,8 +135,8 @@ export class Finalizer {
     return all.flat().sort((a, b) => a.keys.tag.localeCompare(b.keys.tag));
   }
 
-  /** Stores the layout readers need in the version's meta hash. */
-  private async storeLayout(ctx: PeriodicContext, parts: readonly PartitionInfo[]): Promise<void> {
+  /** Stores the layout readers need in the version's meta hash; answers it. */
+  private async storeLayout(ctx: PeriodicContext, parts: readonly PartitionInfo[]): Promise<AnalyticsLayout> {
     const s = this.options.settings;
     const partitions: Record<string, number> = {};
     for (const p of parts) partitions[p.keys.topic] = (partitions[p.keys.topic] ?? 0) + 1;
@@ -153,9 +152,8 @@ export class Finalizer {
     };
     // Stored on every run, not only when it changed: Redis may have lost it (a restart that lost
     // its last writes), and readers find nothing without it.
-    const json = JSON.stringify(layout);
-    await ctx.redis.hset(ctx.keys.meta(ctx.version), ANALYTICS_META_FIELD, json);
-    this.storedLayout = json;
+    await ctx.redis.hset(ctx.keys.meta(ctx.version), ANALYTICS_META_FIELD, JSON.stringify(layout));
+    return layout;
   }
 
   /** Takes or renews the lease; true while this process is the one that emits. */
@@ -185,6 +183,7 @@ export class Finalizer {
     group: AnalyticsGroupKeys,
     parts: readonly PartitionInfo[],
     frontier: number,
+    view: AnalyticsLayout,
   ): Promise<void> {
     const { settings, metrics } = this.options;
     const cutoff = frontier - settings.graceMs;
@@ -212,7 +211,6 @@ export class Finalizer {
     for (const w of windows) check.exists(group.emitted(w.id));
     const marked = replies(await check.exec());
     const due = windows.filter((_, i) => marked[i] === 0);
-    const view = JSON.parse(this.storedLayout!) as AnalyticsLayout;
     const results = await readWindowValues(
       { redis: ctx.redis, keyPrefix: ctx.keys.prefix },
       { ...view, version: ctx.version, frontier },

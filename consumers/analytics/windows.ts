@@ -19,6 +19,7 @@
  * is closed for every partition and its result cannot change.
  */
 import { analyticsWindowId, type AnalyticsWindowKind } from '../../lib/redis-keys.js';
+import { isTooFarAhead } from '../../schemas/validate.js';
 
 export type WindowKind = AnalyticsWindowKind;
 
@@ -183,7 +184,7 @@ export function splitByLateness(
  */
 export function isAhead(t: number, recordTime: number, now: number, maxSkewMs: number): boolean {
   const reference = recordTime > 0 ? Math.min(recordTime, now) : now;
-  return t > reference + maxSkewMs;
+  return isTooFarAhead(t, { now: reference, maxClockSkewMs: maxSkewMs });
 }
 
 /** What the finalizer knows of one partition. */

@@ -24,14 +24,14 @@ import type {
   TopicPartition,
 } from '../../lib/engine.js';
 import { createConsumer, createProducer } from '../../lib/engines/index.js';
-import { ErrorCodes, UnrecoverableError, isTributaryError, isUnrecoverable } from '../../lib/errors.js';
+import { ErrorCodes, isTributaryError, isUnrecoverable } from '../../lib/errors.js';
 import { createKafka, projectionGroupId } from '../../lib/kafka.js';
 import type { Logger } from '../../lib/logger.js';
 import { topicName } from '../../schemas/catalog.js';
 import { EventCodec } from '../../schemas/codec.js';
 import { createSchemaRegistryClient } from '../../schemas/registry.js';
 import { ProjectionKeys, progressKey, type PartitionKeys } from '../../lib/redis-keys.js';
-import { OffsetFence, WriteBatch } from '../offset-fence.js';
+import { OffsetFence, WriteBatch, refuseOutOfRange } from '../offset-fence.js';
 import type { ConsumerMetrics } from './consumer-metrics.js';
 import type { AppliedRecord, BatchOutcome, PeriodicContext, Projection } from './types.js';
 
@@ -74,40 +74,6 @@ const OUTPUT_ALERT_INTERVAL_MS = 60_000;
 /** Value sizes a dead letter too large for its topic is cut to, on the first and later refusals. */
 const TRUNCATED_VALUE_BYTES = [256 * 1024, 16 * 1024] as const;
 const DLQ_SUFFIX = '.dlq';
-
-/**
- * The records of a slice that a bounded sum cannot take, given what Redis holds (`current`, one
- * per sum of `writes`): in offset order, a record fits if every sum it adds to stays within the
- * safe-integer range, and then counts towards them. Answers offset → the sum it would break.
- */
-export function refuseOutOfRange(
-  records: readonly IncomingRecord[],
-  writes: WriteBatch,
-  current: readonly number[],
-): Map<string, string> {
-  const shares = new Map<string, { sum: number; amount: number }[]>();
-  writes.sumSources.forEach((sources, sum) => {
-    for (const { offset, amount } of sources) {
-      const list = shares.get(offset);
-      if (list) list.push({ sum, amount });
-      else shares.set(offset, [{ sum, amount }]);
-    }
-  });
-  const running = [...current];
-  const refused = new Map<string, string>();
-  for (const { offset } of records) {
-    const own = shares.get(offset);
-    if (!own) continue;
-    const over = own.find(({ sum, amount }) => Math.abs(running[sum]! + amount) > Number.MAX_SAFE_INTEGER);
-    if (over) {
-      const [key, field] = writes.sums.slice(3 * over.sum, 3 * over.sum + 2);
-      refused.set(offset, `${field} of ${key}`);
-      continue;
-    }
-    for (const { sum, amount } of own) running[sum]! += amount;
-  }
-  return refused;
-}
 
 /** The broker (or librdkafka) refused a record as larger than the topic allows. */
 function isTooLarge(err: unknown): boolean {
@@ -569,10 +535,11 @@ export class ConsumerRuntime {
         const reason = `applying it would take ${outOfRange} past ${Number.MAX_SAFE_INTEGER}`;
         built.dead.push({
           offset: m.offset,
-          record: deadLetterRecord(
-            source(),
-            this.reason(new UnrecoverableError(ErrorCodes.VALUE_OUT_OF_RANGE, reason)),
-          ),
+          record: deadLetterRecord(source(), {
+            code: ErrorCodes.VALUE_OUT_OF_RANGE,
+            message: reason,
+            consumer: this.groupId,
+          }),
         });
         continue;
       }
