@@ -9,24 +9,22 @@ import { ProjectionKeys } from '../../consumers/keys.js';
 import { userCountKeys, userCountProjection } from '../../consumers/projections/user-count.js';
 import { usersProjection } from '../../consumers/projections/users.js';
 import { ConsumerRuntime } from '../../consumers/runtime/consumer-runtime.js';
-import { provisionTopics } from '../../infra/topics.js';
 import { readAnalyticsWindows } from '../../lib/read-models/analytics.js';
 import { Publisher } from '../../producers/publisher.js';
 import type { TributaryEvent } from '../../schemas/catalog.js';
 import { ANALYTICS_ENV, T0, analyticsStream, analyticsTestOracle } from '../helpers/analytics-fixture.js';
 import { projectionRecords } from '../helpers/progress.js';
-import { cleanupTopics, testAdmin, testConfig, testLogger, testRedis } from '../helpers/stack.js';
+import { testLogger } from '../helpers/stack.js';
+import { usersFixture } from '../helpers/users-fixture.js';
 import { until } from '../helpers/until.js';
 import { readUsers, usersOracle } from '../helpers/users-oracle.js';
 
 describe('de-duplication by eventId', () => {
   it('counts an event sent three times once in every projection and in analytics', async () => {
-    const base = testConfig({ TRIBUTARY_TOPIC_PARTITIONS: '3', ...ANALYTICS_ENV });
-    const { redis, prefix } = testRedis(base);
-    const config = { ...base, redis: { ...base.redis, keyPrefix: prefix } };
-    const admin = await testAdmin(config);
-    cleanupTopics(config, admin);
-    await provisionTopics(admin, config, testLogger());
+    const { config, redis, prefix } = await usersFixture({
+      TRIBUTARY_TOPIC_PARTITIONS: '3',
+      ...ANALYTICS_ENV,
+    });
 
     const events = analyticsStream(11, 150, 20, 6_000);
     // Every 40th event is sent twice more: 50 and 400 events after the first time (later

@@ -4,9 +4,7 @@
  * refused slice leaves Redis exactly as it was.
  */
 import { describe, expect, it } from 'vitest';
-import { OffsetFence, WriteBatch, type FencedSlice } from '../../consumers/offset-fence.js';
-import { refuseOutOfRange } from '../../consumers/runtime/consumer-runtime.js';
-import type { IncomingRecord } from '../../lib/engine.js';
+import { OffsetFence, WriteBatch, refuseOutOfRange, type FencedSlice } from '../../consumers/offset-fence.js';
 import { PartitionKeys } from '../../lib/redis-keys.js';
 import { testConfig, testRedis } from '../helpers/stack.js';
 
@@ -133,7 +131,7 @@ describe('offset fence', () => {
       current: [0, near],
     });
     expect(await dump(redis, prefix)).toEqual(before);
-    const records = ['1', '2', '3'].map((offset) => ({ offset }) as IncomingRecord);
+    const records = ['1', '2', '3'].map((offset) => ({ offset }));
     expect([...refuseOutOfRange(records, batch, [0, near]).keys()]).toEqual(['3']);
 
     // Exactly to the bound is fine, and exact.

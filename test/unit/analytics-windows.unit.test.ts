@@ -5,6 +5,7 @@ import {
   finalityFrontier,
   floorDiv,
   hopping,
+  isAhead,
   isClosed,
   isFinal,
   isIdle,
@@ -277,5 +278,22 @@ describe('idleness and the finality frontier', () => {
       const closedEverywhere = parts.filter((p) => !p.idle).every((p) => isClosed(w, p.watermark, grace));
       expect(isFinal(w, frontier, grace), w.id).toBe(closedEverywhere);
     }
+  });
+});
+
+describe('clock skew', () => {
+  const now = 1_800_000_000_000;
+  const skew = 300_000;
+  it('measures an event time against the earlier of the record time and now, up to the skew', () => {
+    expect(isAhead(now + skew, now, now, skew)).toBe(false);
+    expect(isAhead(now + skew + 1, now, now, skew)).toBe(true);
+    // A producer whose clock runs an hour ahead cannot carry an event time through.
+    expect(isAhead(now + 3_600_000, now + 3_600_000, now, skew)).toBe(true);
+    // A record from an hour ago is measured against its own time: replays decide the same way.
+    expect(isAhead(now - 3_600_000 + skew + 1, now - 3_600_000, now, skew)).toBe(true);
+    expect(isAhead(now - 3_600_000 + skew, now - 3_600_000, now, skew)).toBe(false);
+    // No record time (0): now alone.
+    expect(isAhead(now + skew + 1, 0, now, skew)).toBe(true);
+    expect(isAhead(now, 0, now, skew)).toBe(false);
   });
 });
