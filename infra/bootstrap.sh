@@ -6,9 +6,9 @@
 #   bash infra/bootstrap.sh deps   install only
 #
 # Installs Debian packages (redis-server, the native build deps of the librdkafka client engine,
-# python3-venv, chromium for the browser tests), npm packages, the Maven-resolved Kafka and
-# schema-registry distributions, and the Python packages the interoperability tests use. Every
-# step is idempotent and skips work already done.
+# python3-venv, chromium for the browser tests), a supported Node.js when the machine's is not one,
+# npm packages, the Maven-resolved Kafka and schema-registry distributions, and the Python packages
+# the interoperability tests use. Every step is idempotent and skips work already done.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -16,6 +16,9 @@ cd "$ROOT"
 MODE="${1:-up}"
 STATE_DIR="${TRIBUTARY_STATE_DIR:-$ROOT/.tributary}"
 DIST_DIR="${TRIBUTARY_DIST_DIR:-$ROOT/.tributary/dist}"
+# The pinned Node's prefix (bin/node, include/node): bin/node-support.js names the same directory,
+# so that the CLI shim finds it.
+NODE_DIR="$ROOT/.tributary/node"
 
 log() { printf '\033[1m[bootstrap]\033[0m %s\n' "$*" >&2; }
 
@@ -40,20 +43,81 @@ install_apt() {
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# Whether node binary $1 is on a line package.json's engines.node supports.
+node_supported() {
+  "$1" -e 'import("./bin/node-support.js").then(
+    (s) => process.exit(s.satisfies(process.versions.node, s.enginesRange()) ? 0 : 1),
+    () => process.exit(1))' >/dev/null 2>&1
+}
+
+# Node.js: the machine's when it is on a supported line; otherwise the release pinned in
+# infra/node/ (its package-lock.json holds the integrity), from the npm registry's node-linux-<arch>
+# package, which carries the binary and its headers. Either way it goes first on PATH, so that
+# every later step runs on it: npm ci and the native build (npm's scripts and node-gyp start `node`
+# from PATH), the TypeScript build, the CLI, the tests.
+install_node() {
+  if command -v node >/dev/null 2>&1 && node_supported node; then
+    log "using the machine's Node $(node --version)"
+    return
+  fi
+  if ! command -v npm >/dev/null 2>&1; then
+    log "no Node with npm on PATH: install Node.js and npm (any version; the bootstrap then installs a supported one)"
+    exit 1
+  fi
+  local arch
+  case "$(uname -m)" in
+    x86_64) arch=x64 ;;
+    aarch64 | arm64) arch=arm64 ;;
+    *)
+      log "no pinned Node for $(uname -m): install one on a line of package.json's engines.node"
+      exit 1
+      ;;
+  esac
+  local pinned
+  pinned="$(node -p "require('./infra/node/package.json').optionalDependencies['node-linux-$arch']")"
+  if [ ! -x "$NODE_DIR/bin/node" ] || [ "$("$NODE_DIR/bin/node" --version 2>/dev/null)" != "v$pinned" ]; then
+    log "the machine's Node $(node --version) is not on a supported line: installing Node $pinned (npm package node-linux-$arch) under .tributary/node"
+    rm -rf "$NODE_DIR"
+    mkdir -p "$NODE_DIR"
+    cp infra/node/package.json infra/node/package-lock.json "$NODE_DIR/"
+    (cd "$NODE_DIR" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+    # A Node prefix, as an official tarball unpacks: node-gyp reads include/node/common.gypi and
+    # config.gypi under the --nodedir it is given, and PATH takes bin/.
+    ln -s "node_modules/node-linux-$arch/bin" "$NODE_DIR/bin"
+    ln -s "node_modules/node-linux-$arch/include" "$NODE_DIR/include"
+  fi
+  if ! node_supported "$NODE_DIR/bin/node"; then
+    log "the pinned Node $pinned is not on a line of package.json's engines.node: fix infra/node/package.json"
+    exit 1
+  fi
+  export PATH="$NODE_DIR/bin:$PATH"
+  hash -r
+  log "using Node $(node --version) from .tributary/node"
+}
+
 install_npm() {
   # The confluent client engine (@confluentinc/kafka-javascript, an optional dependency) compiles
   # librdkafka from source on install: linked against the Debian libraries above, since its
   # default static build downloads their sources. package.json's allowScripts lets npm run it.
   export CKJS_LINKING="${CKJS_LINKING:-dynamic}"
-  # node-gyp needs Node's headers: use those installed beside node rather than downloading them.
+  # node-gyp needs Node's headers: use those of the Node on PATH (the Debian package's under /usr,
+  # the pinned one's under .tributary/node) rather than downloading them from nodejs.org.
   local node_prefix
   node_prefix="$(dirname "$(dirname "$(command -v node)")")"
-  if [ -z "${npm_config_nodedir:-}" ] && [ -f "$node_prefix/include/node/node.h" ]; then
+  if [ "$node_prefix" = "$NODE_DIR" ]; then
+    export npm_config_nodedir="$NODE_DIR"
+  elif [ -z "${npm_config_nodedir:-}" ] && [ -f "$node_prefix/include/node/node.h" ]; then
     export npm_config_nodedir="$node_prefix"
   fi
-  if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-    log "installing npm packages (with a librdkafka build for the confluent engine: about a minute on 2 cores)"
+  # node_modules/.node-abi records the Node ABI the native addons were built for: another Node
+  # (say, the machine's 20 before, the pinned 26 now) reinstalls them.
+  local abi
+  abi="$(node -p process.versions.modules)"
+  if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ] ||
+    [ "$(cat node_modules/.node-abi 2>/dev/null)" != "$abi" ]; then
+    log "installing npm packages on Node $(node --version) (with a librdkafka build for the confluent engine: about a minute on 2 cores)"
     npm ci --no-audit --no-fund
+    echo "$abi" >node_modules/.node-abi
   fi
   check_confluent_engine
   log "building TypeScript"
@@ -87,6 +151,7 @@ install_python() {
 
 install_all() {
   install_apt
+  install_node
   install_npm
   install_maven
   install_python
