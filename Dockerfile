@@ -3,13 +3,16 @@
 # Tributary's image: `docker build -t tributary .`, or `docker compose up --build` for the whole stack.
 # The build stage compiles the TypeScript and any native addons (librdkafka for the `confluent`
 # client engine); the runtime stage carries only production node_modules, the compiled code and
-# the shared libraries those addons link against.
+# the shared libraries those addons link against. Both stages are on Node 26, the line CI runs
+# (package.json engines.node lists the supported ones).
 
-FROM node:20-bookworm-slim AS build
+FROM node:26-bookworm-slim AS build
 
 # Build librdkafka against the system's OpenSSL, zlib, zstd, curl, SASL and LZ4 rather than
-# vendoring (and downloading) their sources.
-ENV CKJS_LINKING=dynamic
+# vendoring (and downloading) their sources, and the addon against the headers the image's Node
+# carries under /usr/local/include/node rather than downloading them.
+ENV CKJS_LINKING=dynamic \
+  npm_config_nodedir=/usr/local
 
 RUN apt-get update \
   && apt-get install -y --no-install-recommends \
@@ -28,7 +31,7 @@ RUN npm run build \
   && npm prune --omit=dev
 
 
-FROM node:20-bookworm-slim AS runtime
+FROM node:26-bookworm-slim AS runtime
 
 RUN apt-get update \
   && apt-get install -y --no-install-recommends \

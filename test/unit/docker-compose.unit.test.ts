@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { enginesRange, satisfies } from '../../bin/node-support.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const composePath = path.join(root, 'docker-compose.yml');
@@ -139,5 +140,12 @@ describe('Dockerfile', () => {
   it('does not run as root', () => {
     const user = stage.filter((l) => /^USER\s/i.test(l)).at(-1);
     expect(user).toMatch(/^USER\s+node$/i);
+  });
+
+  it('builds and runs on a Node line of engines.node', () => {
+    const lines = [...dockerfile.matchAll(/^FROM\s+node:(\d+)[-\w.]*/gim)].map((m) => m[1]);
+    expect(lines.length).toBe(dockerfile.match(/^FROM\s/gim)?.length);
+    // A line is supported when its latest release is: the range's floors name minor versions.
+    for (const line of lines) expect(satisfies(`${line}.999.0`, enginesRange()), `node:${line}`).toBe(true);
   });
 });
