@@ -12,8 +12,10 @@ import { registerProduceCommands } from '../producers/produce-command.js';
 import { registerQueryCommand } from '../query/query-command.js';
 import { registerDemoCommand } from './demo-command.js';
 import { registerBenchCommand } from '../bench/bench-command.js';
+import { dropWarnings, isKafkajsIdleCheckWarning } from './known-warnings.js';
 
 export async function main(argv: string[]): Promise<void> {
+  dropWarnings(isKafkajsIdleCheckWarning);
   let config: TributaryConfig | undefined;
   let logger: Logger | undefined;
   const ctx: CliContext = {
