@@ -1,5 +1,4 @@
 /** Types of node-support.js (plain JavaScript, so that any Node can load it). */
-export declare const installedNodeDir: string;
 export declare const installedNode: string;
 export declare function enginesRange(): string;
 export declare function satisfies(version: string, range: string): boolean;

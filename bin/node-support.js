@@ -11,14 +11,11 @@ import { fileURLToPath } from 'node:url';
 const root = new URL('../', import.meta.url);
 
 /**
- * Where infra/bootstrap.sh installs the pinned Node (infra/node/package.json) when the machine's
- * is not supported: a Node prefix, `bin/node` and `include/node/` (the headers node-gyp builds
- * the native engine against). Under the checkout, not TRIBUTARY_STATE_DIR, so that every stack
- * (the tests', the bench's) finds the same one.
+ * The Node infra/bootstrap.sh installs (infra/node/package.json) when the machine's is not
+ * supported. `.tributary/node` is a Node prefix: `bin/node`, and `include/node/` with the headers
+ * node-gyp builds the native engine against. Under the checkout, not TRIBUTARY_STATE_DIR, so that
+ * every stack (the tests', the bench's) finds the same one.
  */
-export const installedNodeDir = fileURLToPath(new URL('.tributary/node/', root));
-
-/** The Node binary of {@link installedNodeDir}. */
 export const installedNode = fileURLToPath(new URL('.tributary/node/bin/node', root));
 
 /** package.json's `engines.node`. */
