@@ -27,7 +27,8 @@ export interface OracleWindow {
   readonly end: number;
   readonly events: Record<string, number>;
   readonly visitors: Set<string>;
-  readonly revenue: Record<string, number>;
+  /** Minor units per currency, summed as BigInt, as decimal strings (the readers' representation). */
+  readonly revenue: Record<string, string>;
   readonly pages: Map<string, number>;
 }
 
@@ -111,8 +112,10 @@ export function analyticsOracle(events: readonly TributaryEvent[], o: OracleSett
         } else {
           w.visitors.add(e.data.userId);
         }
-        if (e.type === 'OrderPaid')
-          w.revenue[e.data.currency] = (w.revenue[e.data.currency] ?? 0) + e.data.amount;
+        if (e.type === 'OrderPaid') {
+          const sum = BigInt(w.revenue[e.data.currency] ?? 0) + BigInt(e.data.amount);
+          w.revenue[e.data.currency] = sum.toString();
+        }
       }
       if (refusedHere) lateByKind[kind]++;
     }
@@ -124,6 +127,18 @@ export function analyticsOracle(events: readonly TributaryEvent[], o: OracleSett
     .sort((a, b) => a.end - b.end || a.start - b.start || (a.id < b.id ? -1 : 1))
     .map((w) => w.id);
   return { windows, late, lateByKind, finalFrontier, finalWindows };
+}
+
+/** Per-currency amounts (numbers or decimal strings) added up as BigInt, as decimal strings. */
+export function addAmounts(
+  parts: Iterable<Readonly<Record<string, string | number>>>,
+): Record<string, string> {
+  const sums = new Map<string, bigint>();
+  for (const part of parts) {
+    for (const [currency, n] of Object.entries(part))
+      sums.set(currency, (sums.get(currency) ?? 0n) + BigInt(n));
+  }
+  return Object.fromEntries([...sums].map(([c, n]) => [c, n.toString()]));
 }
 
 /** The `n` most viewed pages of a window: most views first, ties by path. */
