@@ -170,7 +170,22 @@ export type FenceResult =
    * The bounded sum at position `sum` of `batch.sums` would leave the safe-integer range;
    * `current` holds what Redis stores for every bounded sum of the batch, in order.
    */
-  | { readonly kind: 'bound'; readonly sum: number; readonly current: readonly number[] };
+  | { readonly kind: 'bound'; readonly sum: number; readonly current: readonly number[] }
+  /** The slice's floor key holds `floor`, above the floor it was built with ({@link SliceFloor}). */
+  | { readonly kind: 'floor'; readonly floor: number };
+
+/**
+ * A floor a slice was built with: a number in Redis that only grows (analytics' finality
+ * frontier as the partition's slot knows it), under which the slice's decisions hold. The fence
+ * refuses the slice when `key` holds more, in the same script as the writes, so a slice built on
+ * a stale floor never lands after the floor moved.
+ */
+export interface SliceFloor {
+  /** A key of the partition's slot (its hash tag). */
+  readonly key: string;
+  /** The floor the slice was built with (`-Infinity`: none). */
+  readonly builtWith: number;
+}
 
 /** One slice for {@link OffsetFence.apply}. */
 export interface FencedSlice {
@@ -185,6 +200,8 @@ export interface FencedSlice {
   readonly idsTime: number;
   /** Ids kept under a time before this are forgotten (the horizon's start). */
   readonly forgetBefore: number;
+  /** Refuse the slice if this floor moved past what it was built with (see {@link SliceFloor}). */
+  readonly floor?: SliceFloor | undefined;
 }
 
 type ApplyBatch = (numKeys: number, ...args: string[]) => Promise<(number | string)[]>;
@@ -211,6 +228,8 @@ export class OffsetFence {
     const offsetKey = keys.offset();
     const seenKey = keys.seen();
     const touched = [...batch.keys].filter((k) => k !== offsetKey && k !== seenKey);
+    const { floor } = slice;
+    if (floor && !batch.keys.has(floor.key)) touched.push(floor.key);
     for (const k of touched) {
       if (!k.includes(keys.tag)) throw new Error(`key ${k} lacks the partition hash tag ${keys.tag}`);
     }
@@ -228,6 +247,7 @@ export class OffsetFence {
       slice.ids.length === 0 ? '[]' : JSON.stringify(slice.ids),
       String(slice.idsTime),
       String(slice.forgetBefore),
+      ...(floor ? [floor.key, Number.isFinite(floor.builtWith) ? String(floor.builtWith) : ''] : []),
     );
     switch (Number(answer[0])) {
       case 1:
@@ -238,6 +258,8 @@ export class OffsetFence {
         return { kind: 'duplicates', positions: answer.slice(1).map((i) => Number(i) - 1) };
       case 3:
         return { kind: 'bound', sum: Number(answer[1]) - 1, current: answer.slice(2).map(Number) };
+      case 4:
+        return { kind: 'floor', floor: Number(answer[1]) };
       default:
         throw new Error(`unexpected answer from the fence: ${JSON.stringify(answer)}`);
     }

@@ -22,6 +22,9 @@
             HINCRBY before the writes, only if every resulting value stays within +-(2^53 - 1)
   ARGV[5]   the slice's event ids, one JSON array of strings ('[]': no de-duplication)
   ARGV[6]   the time (epoch ms) the ids are kept under; ARGV[7] ids older than this are dropped
+  ARGV[8]   optional: a floor key (also among KEYS[3..]) holding a number that only grows; ARGV[9]
+            the floor the slice was built with ('' for none). When the key holds more, the slice
+            was built on a stale floor (analytics: the finality frontier) and is refused
 
   Returns, with nothing written unless the answer is 1:
     { 1, last }           applied
@@ -29,10 +32,18 @@
     { 2, i1, i2, ... }    the ids at these 1-based positions of ARGV[5] were applied before
     { 3, i, v1, v2, ... } the i-th bounded sum (1-based) would leave the safe-integer range;
                           v1… are the current values of every bounded sum, in ARGV[4]'s order
+    { 4, floor }          the floor key holds `floor`, above ARGV[9]: build the slice again on it
 ]]
 local stored = redis.call('GET', KEYS[1])
 if (stored or '') ~= ARGV[1] then
   return { 0, stored or '' }
+end
+
+if ARGV[8] ~= nil and ARGV[8] ~= '' then
+  local floor = redis.call('GET', ARGV[8])
+  if floor and (ARGV[9] == '' or tonumber(floor) > tonumber(ARGV[9])) then
+    return { 4, floor }
+  end
 end
 
 local ids = cjson.decode(ARGV[5])

@@ -421,6 +421,7 @@ export class ConsumerRuntime {
           ids: built.ids,
           idsTime: built.idsTime,
           forgetBefore: built.idsTime - this.options.config.consumer.dedupHorizonMs,
+          floor: built.outcome?.floor,
         }),
       );
       switch (result.kind) {
@@ -445,6 +446,16 @@ export class ConsumerRuntime {
           if (refused.size === 0) throw new Error('the fence refused a sum that no record makes too large');
           break;
         }
+        case 'floor':
+          // Built on a floor that moved on meanwhile (analytics: a window became final): build
+          // the slice again on the floor Redis holds.
+          if (!built.outcome?.onFloorRaised) throw new Error('the fence refused a floor nobody raises');
+          built.outcome.onFloorRaised(result.floor);
+          this.log.debug(
+            { topic, partition, floor: result.floor },
+            'slice built on a stale floor: built again',
+          );
+          break;
         case 'moved': {
           this.restored.delete(tp);
           const stored = result.stored === undefined ? -1n : BigInt(result.stored);

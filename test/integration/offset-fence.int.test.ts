@@ -139,4 +139,34 @@ describe('offset fence', () => {
     expect((await fence.apply(keys, slice('0', '4', edge))).kind).toBe('applied');
     expect(await redis.hget(sums, 'revenue:EUR')).toBe(String(Number.MAX_SAFE_INTEGER));
   });
+
+  it('refuses a slice built on a floor lower than the one stored, before any write', async () => {
+    const { redis, prefix, keys, fence } = setup();
+    const floorKey = keys.key('frontier');
+    const counter = keys.key('n');
+    const batch = () => new WriteBatch().command('INCR', counter);
+    // No floor stored yet: any floor passes, none at all too.
+    expect(
+      await fence.apply(keys, {
+        ...slice(undefined, '1', batch()),
+        floor: { key: floorKey, builtWith: -Infinity },
+      }),
+    ).toEqual({ kind: 'applied', stored: '1' });
+    await redis.set(floorKey, '5000');
+    const before = await dump(redis, prefix);
+    for (const builtWith of [-Infinity, 4999]) {
+      const refused = await fence.apply(keys, {
+        ...slice('1', '2', batch()),
+        floor: { key: floorKey, builtWith },
+      });
+      expect(refused).toEqual({ kind: 'floor', floor: 5000 });
+    }
+    expect(await dump(redis, prefix)).toEqual(before);
+    expect(
+      await fence.apply(keys, { ...slice('1', '2', batch()), floor: { key: floorKey, builtWith: 5000 } }),
+    ).toEqual({ kind: 'applied', stored: '2' });
+    expect(await redis.get(counter)).toBe('2');
+    // A slice without a floor is not checked (projections that have none).
+    expect(await fence.apply(keys, slice('2', '3', batch()))).toEqual({ kind: 'applied', stored: '3' });
+  });
 });
