@@ -61,12 +61,50 @@ export function registerConsumeCommand(program: Command, ctx: CliContext): void 
           (http ? `; metrics at http://${config.consumer.httpHost}:${port}/metrics` : '') +
           '; Ctrl-C to stop',
       );
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
+      const signal = await new Promise<NodeJS.Signals>((resolve) => {
+        process.once('SIGINT', () => resolve('SIGINT'));
+        process.once('SIGTERM', () => resolve('SIGTERM'));
       });
-      await http?.close();
-      await Promise.all(live.map((l) => l.stop()));
+      await stopWithin(config.consumer.shutdownTimeoutMs, signal, ctx, async () => {
+        await http?.close();
+        await Promise.all(live.map((l) => l.stop()));
+      });
       for (const l of live) console.log(`${l.current.groupId}: ${JSON.stringify(l.current.stats)}`);
+      // Stopped: whatever a client library left scheduled (a reconnect timer) must not keep the
+      // process alive.
+      setTimeout(() => process.exit(), 1_000).unref();
     });
+}
+
+/**
+ * Runs a graceful stop, bounded: after `timeoutMs` (or a second signal) the process exits with
+ * code 1 whatever the stop waits for (a broker that does not answer a commit or a leave). Nothing
+ * is lost by it: Redis holds what was applied, and the group resumes from there.
+ */
+async function stopWithin(
+  timeoutMs: number,
+  signal: NodeJS.Signals,
+  ctx: CliContext,
+  stop: () => Promise<void>,
+): Promise<void> {
+  const log = ctx.logger();
+  log.info({ signal, timeoutMs }, 'stopping: finishing the batches in hand');
+  const force = (why: string) => {
+    log.error({ timeoutMs }, `${why}: exiting without a clean stop (what Redis holds is kept)`);
+    process.exit(1);
+  };
+  const timer = setTimeout(
+    () => force('the stop took longer than TRIBUTARY_CONSUMER_SHUTDOWN_TIMEOUT_MS'),
+    timeoutMs,
+  );
+  const again = () => force(`a second ${signal}`);
+  process.once('SIGINT', again);
+  process.once('SIGTERM', again);
+  try {
+    await stop();
+  } finally {
+    clearTimeout(timer);
+    process.off('SIGINT', again);
+    process.off('SIGTERM', again);
+  }
 }

@@ -138,6 +138,11 @@ export class ConsumerRuntime {
    * once the partition was read in this assignment; the fence applies a slice only if it is so.
    */
   private readonly expected = new Map<string, string | undefined>();
+  /**
+   * Partitions sought back to Redis's offset outside a batch (Redis lost writes while they had
+   * nothing new to fence): their next batch starts there and first re-reads what is stored.
+   */
+  private readonly reread = new Set<string>();
   private readonly handlerFailures = new Map<string, number>();
   private stopping = false;
   /** Partitions whose projection state was restored in this assignment (`Projection.restore`). */
@@ -148,6 +153,7 @@ export class ConsumerRuntime {
   /** Outputs that could not be produced for a while (see `produce`). */
   private readonly blocked = new Map<string, { reason: string; since: number; loggedAt: number }>();
   private periodicLoop: Promise<void> | undefined;
+  private verifyLoop: Promise<void> | undefined;
 
   private constructor(
     private readonly options: RuntimeOptions,
@@ -213,6 +219,7 @@ export class ConsumerRuntime {
     );
     await runtime.run();
     runtime.startPeriodic();
+    runtime.startVerifying();
     return runtime;
   }
 
@@ -229,6 +236,7 @@ export class ConsumerRuntime {
           for (const { topic, partition } of partitions) {
             this.expected.delete(`${topic}:${partition}`);
             this.restored.delete(`${topic}:${partition}`);
+            this.reread.delete(`${topic}:${partition}`);
           }
         },
       },
@@ -284,6 +292,56 @@ export class ConsumerRuntime {
     return batch;
   }
 
+  /**
+   * Checks, after every reconnection to Redis and every `verifyIntervalMs`, that Redis still holds
+   * what this consumer applied. The fence finds a loss when the next slice of a partition comes;
+   * a partition with nothing new to apply would never show it, and its lost records would stay
+   * lost. A partition found behind is sought back to Redis's offset + 1 and re-read there.
+   */
+  private startVerifying(): void {
+    const intervalMs = this.options.config.consumer.verifyIntervalMs;
+    let wake: (() => void) | undefined;
+    let connections = this.redis.status === 'ready' ? 1 : 0;
+    this.redis.on('ready', () => {
+      if (++connections > 1) wake?.();
+    });
+    this.verifyLoop = (async () => {
+      while (!this.stopping) {
+        const woken = new Promise<void>((resolve) => (wake = resolve));
+        const timer = sleep(intervalMs, undefined, { signal: this.stopped.signal }).catch(() => undefined);
+        await Promise.race([timer, woken]);
+        wake = undefined;
+        if (this.stopping) return;
+        try {
+          await this.verifyStored();
+        } catch (err) {
+          this.log.debug({ err: (err as Error).message }, 'stored offsets not verified; tried again later');
+        }
+      }
+    })();
+  }
+
+  /** One check of {@link startVerifying}. */
+  private async verifyStored(): Promise<void> {
+    for (const [tp, expected] of [...this.expected]) {
+      if (expected === undefined || this.reread.has(tp)) continue;
+      const cut = tp.lastIndexOf(':');
+      const topic = tp.slice(0, cut);
+      const partition = Number(tp.slice(cut + 1));
+      // Read after `expected` was taken: what Redis stores only grows, but by a loss.
+      const stored = await this.fence.stored(this.keys.partition(this.version, topic, partition));
+      if (stored !== undefined && BigInt(stored) >= BigInt(expected)) continue;
+      if (this.expected.get(tp) !== expected) continue; // revoked, or moved on meanwhile
+      const { start } = await this.position(topic, partition);
+      if (this.expected.get(tp) !== expected) continue;
+      this.reread.add(tp);
+      this.countBehind(topic, partition, expected, stored, start);
+      this.options.projection.reset?.();
+      this.restored.clear();
+      this.consumer.seek(topic, partition, String(start));
+    }
+  }
+
   /** Runs the projection's periodic task, if it has one, until {@link stop}. */
   private startPeriodic(): void {
     const task = this.options.projection.periodic;
@@ -321,7 +379,7 @@ export class ConsumerRuntime {
     this.stopping = true;
     this.stopped.abort();
     await this.consumer.disconnect();
-    await this.periodicLoop;
+    await Promise.all([this.periodicLoop, this.verifyLoop]);
     await Promise.allSettled([this.admin.disconnect(), this.deadLetters.disconnect()]);
     this.redis.disconnect();
     this.log.info(this.stats, 'consumer stopped');
@@ -344,7 +402,7 @@ export class ConsumerRuntime {
     const { topic, partition } = batch;
     const tp = `${topic}:${partition}`;
     if (batch.records.length === 0) return;
-    if (!this.expected.has(tp)) {
+    if (!this.expected.has(tp) || this.reread.delete(tp)) {
       const { stored } = await this.withRetry('read stored offset', ctx.heartbeat, () =>
         this.position(topic, partition),
       );
@@ -421,6 +479,7 @@ export class ConsumerRuntime {
           ids: built.ids,
           idsTime: built.idsTime,
           forgetBefore: built.idsTime - this.options.config.consumer.dedupHorizonMs,
+          floor: built.outcome?.floor,
         }),
       );
       switch (result.kind) {
@@ -445,6 +504,16 @@ export class ConsumerRuntime {
           if (refused.size === 0) throw new Error('the fence refused a sum that no record makes too large');
           break;
         }
+        case 'floor':
+          // Built on a floor that moved on meanwhile (analytics: a window became final): build
+          // the slice again on the floor Redis holds.
+          if (!built.outcome?.onFloorRaised) throw new Error('the fence refused a floor nobody raises');
+          built.outcome.onFloorRaised(result.floor);
+          this.log.debug(
+            { topic, partition, floor: result.floor },
+            'slice built on a stale floor: built again',
+          );
+          break;
         case 'moved': {
           this.restored.delete(tp);
           const stored = result.stored === undefined ? -1n : BigInt(result.stored);

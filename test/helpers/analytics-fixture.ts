@@ -5,7 +5,7 @@
  */
 import { generateEvents } from '../../producers/generator.js';
 import type { TributaryEvent } from '../../schemas/catalog.js';
-import { analyticsOracle, type AnalyticsOracle } from './analytics-oracle.js';
+import { analyticsOracle, type AnalyticsOracle, type OracleSettings } from './analytics-oracle.js';
 
 /** Event time of the first generated event. */
 export const T0 = Date.UTC(2026, 0, 1);
@@ -50,8 +50,10 @@ export function analyticsTestOracle(
   events: readonly TributaryEvent[],
   topicPrefix: string,
   partitions: number,
+  extra: Pick<OracleSettings, 'aheadOf'> = {},
 ): AnalyticsOracle {
   return analyticsOracle(events, {
+    ...extra,
     topicPrefix,
     partitions,
     tumblingMs: 1000,

@@ -61,7 +61,9 @@ const paid = (at: number, amount: number, currency = 'EUR') =>
 /** The batch's operations as word lists; bounded sums (applied first by the fence) as HINCRBY. */
 function ops(batch: WriteBatch): string[][] {
   const out: string[][] = [];
-  for (let i = 0; i < batch.sums.length; i += 3) out.push(['HINCRBY', ...batch.sums.slice(i, i + 3)]);
+  for (let i = 0; i < batch.sums.length; i += 4) {
+    if (batch.sums[i + 3] === '1') out.push(['HINCRBY', ...batch.sums.slice(i, i + 3)]);
+  }
   for (let i = 0; i < batch.words.length;) {
     const n = Number(batch.words[i]);
     out.push(batch.words.slice(i + 1, i + 1 + n));
