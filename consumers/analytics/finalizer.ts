@@ -92,7 +92,10 @@ class FencedWrite {
 
   constructor(readonly fence: string) {}
 
-  /** A Redis command, or `RAISE key value` (stores a number only if it is greater). */
+  /**
+   * A Redis command, `RAISE key value` (stores a number only if it is greater), or `AT_LEAST key
+   * value` (a precondition: nothing is written unless the number at key is at least value).
+   */
   command(name: string, key: string, ...args: string[]): this {
     this.keys.add(key);
     this.words.push(String(args.length + 2), name, key, ...args);
@@ -127,6 +130,7 @@ export class Finalizer {
   async run(ctx: PeriodicContext): Promise<void> {
     const { settings, state, metrics } = this.options;
     const now = Date.now();
+    const epoch = state.epoch;
     const group = new AnalyticsGroupKeys(ctx.keys.prefix, ctx.keys.namespace(ctx.version));
     const parts = await this.partitions(ctx);
     const layout = await this.storeLayout(ctx, parts);
@@ -148,7 +152,7 @@ export class Finalizer {
         const labels = { group: ctx.groupId, topic: p.keys.topic, partition: String(p.keys.partition) };
         metrics.watermark.set(labels, watermark / 1000);
       }
-      return { p, watermark, next, lastActiveAt };
+      return { p, watermark, next, lastActiveAt, stored };
     });
     const markersOnly = await this.markersOnly(ctx, read, now);
     const progress = read.map(({ p, watermark, next, lastActiveAt }) => {
@@ -157,14 +161,15 @@ export class Finalizer {
     });
     const storedFrontier = out.at(-1) === null ? NO_WATERMARK : Number(out.at(-1));
     // Another process may hold the lease and have moved the frontier on: follow it.
-    state.raiseFrontier(storedFrontier);
+    state.raiseFrontier(storedFrontier, epoch);
     const token = await this.holdLease(ctx, group);
     if (token === undefined) return;
 
     const frontier = finalityFrontier(progress, storedFrontier);
-    state.raiseFrontier(frontier);
+    state.raiseFrontier(frontier, epoch);
     if (frontier === NO_WATERMARK) return;
-    if (!(await this.storeFrontier(ctx, group, parts, frontier, token))) return;
+    const offsets = new Map(read.map(({ p, stored }) => [p.keys.tag, stored]));
+    if (!(await this.storeFrontier(ctx, group, parts, offsets, frontier, token))) return;
     metrics?.frontier.set({ group: ctx.groupId }, frontier / 1000);
     await this.emit(ctx, group, parts, frontier, layout, token);
   }
@@ -214,12 +219,18 @@ export class Finalizer {
     ctx: PeriodicContext,
     group: AnalyticsGroupKeys,
     parts: readonly PartitionInfo[],
+    offsets: ReadonlyMap<string, string | null>,
     frontier: number,
     token: string,
   ): Promise<boolean> {
     const writes = parts.map((p) => {
       const key = analyticsKeys.frontier(p.keys);
-      return new FencedWrite(analyticsKeys.finalizerToken(p.keys)).command('RAISE', key, String(frontier));
+      const write = new FencedWrite(analyticsKeys.finalizerToken(p.keys));
+      // The frontier was worked out from these offsets: if Redis lost writes since, it may be
+      // ahead of what Redis holds now, and must not be stored.
+      const stored = offsets.get(p.keys.tag);
+      if (stored != null) write.command('AT_LEAST', p.keys.offset(), stored);
+      return write.command('RAISE', key, String(frontier));
     });
     if (!(await this.fenced(ctx, writes, token))) return false;
     const own = new FencedWrite(group.leaderToken()).command('RAISE', group.frontier(), String(frontier));
@@ -249,6 +260,13 @@ export class Finalizer {
     const answers = replies(await pipe.exec()) as [number, string?][];
     const refused = answers.find(([applied]) => Number(applied) !== 1);
     if (refused === undefined) return true;
+    if (Number(refused[0]) === 2) {
+      this.options.logger.info(
+        { key: refused[1] },
+        'Redis holds less than this finalizer run read (it lost writes): the run stops, the next one reads again',
+      );
+      return false;
+    }
     this.options.logger.warn(
       { owner: this.owner, token, newer: refused[1] },
       'finalizer lease lost: a newer holder wrote; this run stops',

@@ -9,6 +9,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { analyticsProjection } from '../../consumers/analytics/analytics-projection.js';
 import { AnalyticsState } from '../../consumers/analytics/analytics-state.js';
 import { Finalizer } from '../../consumers/analytics/finalizer.js';
+import { luaScript } from '../../consumers/offset-fence.js';
 import { ConsumerRuntime } from '../../consumers/runtime/consumer-runtime.js';
 import type { PeriodicContext } from '../../consumers/runtime/types.js';
 import { TopicNames, provisionTopics } from '../../infra/topics.js';
@@ -209,5 +210,39 @@ describe('analytics finalizer fencing', () => {
     expect(await redis.exists(analyticsKeys.sums(p0, late))).toBe(0);
     expect(await redis.zscore(analyticsKeys.windows(p0), late)).toBeNull();
     expect(await redis.hget(analyticsKeys.late(p0), 'tumbling')).toBe('1');
+  });
+});
+
+describe('finalizer-fenced.lua', () => {
+  it('writes nothing when an offset it states is more than Redis holds (Redis lost writes since)', async () => {
+    const { redis, prefix } = testRedis(testConfig());
+    const run = (keys: string[], token: string, words: string[]) =>
+      redis.eval(
+        luaScript('finalizer-fenced.lua'),
+        keys.length,
+        ...keys,
+        token,
+        JSON.stringify(words),
+      ) as Promise<(number | string)[]>;
+    const tag = `${prefix}{p}`;
+    const [fence, offset, frontier] = [`${tag}:token`, `${tag}:offset`, `${tag}:frontier`];
+    await redis.set(offset, '41');
+    const raise = ['3', 'RAISE', frontier, '5000'];
+    // The run read offset 42; Redis holds 41 now: refused, not even the token is remembered.
+    expect(await run([fence, offset, frontier], '7', ['3', 'AT_LEAST', offset, '42', ...raise])).toEqual([
+      2,
+      offset,
+    ]);
+    expect(await redis.mget(fence, frontier)).toEqual([null, null]);
+    // What it read is still there (or more): applied.
+    expect(await run([fence, offset, frontier], '7', ['3', 'AT_LEAST', offset, '41', ...raise])).toEqual([1]);
+    expect(await redis.mget(fence, frontier)).toEqual(['7', '5000']);
+    // A missing key counts as -1.
+    await redis.del(offset);
+    expect(await run([fence, offset, frontier], '7', ['3', 'AT_LEAST', offset, '0', ...raise])).toEqual([
+      2,
+      offset,
+    ]);
+    expect(await run([fence, offset, frontier], '7', ['3', 'AT_LEAST', offset, '-1', ...raise])).toEqual([1]);
   });
 });
