@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import type { Admin } from 'kafkajs';
 import type { TributaryConfig } from '../../lib/config.js';
-import { deadLetterRecord, truncateDeadLetter } from '../../lib/dead-letter.js';
+import { deadLetterRecord } from '../../lib/dead-letter.js';
 import type {
   BatchContext,
   EngineConsumer,
@@ -33,6 +33,7 @@ import { createSchemaRegistryClient } from '../../schemas/registry.js';
 import { ProjectionKeys, progressKey, type PartitionKeys } from '../../lib/redis-keys.js';
 import { OffsetFence, WriteBatch, refuseOutOfRange } from '../offset-fence.js';
 import type { ConsumerMetrics } from './consumer-metrics.js';
+import { OutputProducer } from './outputs.js';
 import type { AppliedRecord, BatchOutcome, PeriodicContext, Projection } from './types.js';
 
 export interface RuntimeOptions {
@@ -66,20 +67,6 @@ const MAX_DEFAULT_CONCURRENCY = 32;
 
 /** Most records applied by one fenced script (see `onBatch`). */
 const MAX_RECORDS_PER_APPLY = 500;
-
-/** Failed attempts to produce to a topic before it counts as blocked (see `produce`). */
-const OUTPUT_ALERT_ATTEMPTS = 5;
-/** How often a blocked output is logged as an error. */
-const OUTPUT_ALERT_INTERVAL_MS = 60_000;
-/** Value sizes a dead letter too large for its topic is cut to, on the first and later refusals. */
-const TRUNCATED_VALUE_BYTES = [256 * 1024, 16 * 1024] as const;
-const DLQ_SUFFIX = '.dlq';
-
-/** The broker (or librdkafka) refused a record as larger than the topic allows. */
-function isTooLarge(err: unknown): boolean {
-  const e = err as { type?: unknown; code?: unknown; message?: unknown };
-  return /MESSAGE_TOO_LARGE|MSG_SIZE_TOO_LARGE|too large/i.test(`${String(e.type)} ${String(e.message)}`);
-}
 
 export interface RuntimeStats {
   consumed: number;
@@ -150,10 +137,10 @@ export class ConsumerRuntime {
   /** Partition batches in hand, for `PeriodicContext.drain`. */
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly stopped = new AbortController();
-  /** Outputs that could not be produced for a while (see `produce`). */
-  private readonly blocked = new Map<string, { reason: string; since: number; loggedAt: number }>();
   private periodicLoop: Promise<void> | undefined;
   private verifyLoop: Promise<void> | undefined;
+  /** Dead letters and side outputs (see outputs.ts). */
+  private readonly outputs: OutputProducer;
 
   private constructor(
     private readonly options: RuntimeOptions,
@@ -167,7 +154,16 @@ export class ConsumerRuntime {
     readonly groupId: string,
     private readonly codec: EventCodec,
     private readonly deadLetters: EngineProducer,
-  ) {}
+  ) {
+    this.outputs = new OutputProducer({
+      producer: deadLetters,
+      log,
+      groupId,
+      metrics: options.metrics,
+      backoff: (attempt) => this.backoff(attempt),
+      stopping: () => this.stopping,
+    });
+  }
 
   /** Connects, joins the group and starts consuming. Resolves once the group is joined. */
   static async start(options: RuntimeOptions): Promise<ConsumerRuntime> {
@@ -688,7 +684,7 @@ export class ConsumerRuntime {
     const dead = built.dead.filter((d) => !skip.sentDeadLetters.has(d.offset));
     if (dead.length > 0) {
       const dlq = `${topic}.dlq`;
-      await this.produce(
+      await this.outputs.send(
         dlq,
         dead.map((d) => d.record),
         heartbeat,
@@ -697,7 +693,7 @@ export class ConsumerRuntime {
       this.log.warn({ topic, count: dead.length }, 'records dead-lettered');
     }
     for (const side of built.outcome?.sideOutputs ?? []) {
-      if (side.records.length > 0) await this.produce(side.topic, side.records, heartbeat);
+      if (side.records.length > 0) await this.outputs.send(side.topic, side.records, heartbeat);
     }
   }
 
@@ -758,56 +754,7 @@ export class ConsumerRuntime {
 
   /** Topics this runtime has failed to produce to for a while, with the last reason (for `/readyz`). */
   blockedOutputs(): { topic: string; reason: string; since: string }[] {
-    return [...this.blocked].map(([topic, b]) => ({
-      topic,
-      reason: b.reason,
-      since: new Date(b.since).toISOString(),
-    }));
-  }
-
-  /**
-   * Produces dead letters or side outputs, retrying until the broker takes them: nothing is
-   * dropped, so the partition waits. After {@link OUTPUT_ALERT_ATTEMPTS} failures the topic
-   * counts as blocked (`/readyz` says so) and an error naming it and the reason is logged once a
-   * minute. A dead letter too large for its topic keeps its headers and a truncated value,
-   * marked `dlq-truncated`.
-   */
-  private async produce(
-    topic: string,
-    records: readonly OutgoingRecord[],
-    heartbeat: () => Promise<void>,
-  ): Promise<void> {
-    let batch = records;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.deadLetters.send(topic, batch);
-        if (this.blocked.delete(topic)) this.log.info({ topic }, 'output produced again');
-        return;
-      } catch (err) {
-        if (this.stopping && attempt > 3) throw err;
-        const reason = (err as Error).message;
-        if (topic.endsWith(DLQ_SUFFIX) && isTooLarge(err)) {
-          batch = batch.map((r) => truncateDeadLetter(r, TRUNCATED_VALUE_BYTES[Math.min(attempt, 2) - 1]!));
-          this.log.warn({ topic, reason }, 'dead letters too large for their topic: values truncated');
-        }
-        this.options.metrics?.retried.inc({ group: this.groupId, kind: 'infrastructure' });
-        const now = Date.now();
-        const known = this.blocked.get(topic);
-        if (attempt < OUTPUT_ALERT_ATTEMPTS) {
-          this.log.warn({ topic, attempt, err: reason }, 'could not produce; retrying');
-        } else if (!known || now - known.loggedAt >= OUTPUT_ALERT_INTERVAL_MS) {
-          this.blocked.set(topic, { reason, since: known?.since ?? now, loggedAt: now });
-          this.log.error(
-            { topic, attempts: attempt, err: reason },
-            'cannot produce to this topic: the partition waits (nothing is dropped) until it can',
-          );
-        } else {
-          known.reason = reason;
-        }
-        await sleep(this.backoff(attempt));
-        await heartbeat().catch(() => undefined);
-      }
-    }
+    return this.outputs.blocked();
   }
 
   /** Retries an infrastructure call (Redis, broker, registry) with backoff until it works or we stop. */
