@@ -20,20 +20,19 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 import { stackDown, stackUp } from '../../infra/stack/stack.js';
-import { redisPaths } from '../../infra/stack/redis-node.js';
+import { redisPaths, redisReady } from '../../infra/stack/redis-node.js';
 import { engineNames } from '../../lib/engines/index.js';
-import { readAnalyticsView, readAnalyticsWindows, readLateCounts } from '../../lib/read-models/analytics.js';
+import { readAnalyticsView } from '../../lib/read-models/analytics.js';
 import { prng } from '../../producers/generator.js';
 import { eventCatalog } from '../../schemas/catalog.js';
 import { Publisher } from '../../producers/publisher.js';
 import {
   ANALYTICS_ENV,
   T0,
-  TOP_N,
+  expectWindowsAsOracle,
   analyticsStream,
   analyticsTestOracle,
 } from '../helpers/analytics-fixture.js';
-import { hllEstimate, topPages } from '../helpers/analytics-oracle.js';
 import { spawnConsumer, warnIfStaleBuild } from '../helpers/consumer-process.js';
 import { faultSeed } from '../helpers/fault-seed.js';
 import { freePort } from '../helpers/free-port.js';
@@ -135,23 +134,11 @@ describe.each(engineNames.map((engine, i) => ({ engine, port: ports[i]! })))(
           admin.on('error', () => undefined);
           await admin.shutdown('NOSAVE').catch(() => undefined);
           admin.disconnect();
-          await until(async () => !(await ping()), 'redis-server to exit', { timeoutMs: 10_000 });
-        }
-      };
-      const ping = async () => {
-        const c = new Redis(config.redis.url.value, {
-          lazyConnect: true,
-          maxRetriesPerRequest: 0,
-          retryStrategy: () => null,
-        });
-        c.on('error', () => undefined);
-        try {
-          await c.connect();
-          return (await c.ping()) === 'PONG';
-        } catch {
-          return false;
-        } finally {
-          c.disconnect();
+          await until(
+            async () => !(await redisReady(config.redis.url.value).catch(() => false)),
+            'redis-server to exit',
+            { timeoutMs: 10_000 },
+          );
         }
       };
       const outage = async (how: 'kill -9' | 'SHUTDOWN NOSAVE', restore?: string) => {
@@ -239,22 +226,8 @@ describe.each(engineNames.map((engine, i) => ({ engine, port: ports[i]! })))(
       // Every analytics window equals the oracle's.
       const span = { from: T0 - 30_000, to: T0 + 605_000 };
       const source = { redis: f.redis, keyPrefix: f.prefix };
-      let compared = 0;
-      for (const kind of ['tumbling', 'hopping'] as const) {
-        for (const w of await readAnalyticsWindows(source, { kind, ...span })) {
-          const o = oracle.windows.get(w.id);
-          expect(w.events, w.id).toEqual(o?.events ?? {});
-          expect(w.revenue, w.id).toEqual(o?.revenue ?? {});
-          expect(w.topPages, w.id).toEqual(topPages(o?.pages ?? new Map(), TOP_N));
-          expect(w.uniqueUsers, w.id).toBe(
-            await hllEstimate(f.redis, `${f.prefix}oracle-hll`, o?.visitors ?? []),
-          );
-          if (w.totalEvents > 0) compared++;
-        }
-      }
-      expect(compared).toBe(oracle.windows.size);
-      expect(await readLateCounts(source)).toEqual(oracle.lateByKind);
-      note(`users, orders and ${compared} windows equal the oracle`);
+      await expectWindowsAsOracle(source, oracle, span);
+      note(`users, orders and ${oracle.windows.size} windows equal the oracle`);
     });
   },
 );

@@ -12,9 +12,7 @@
  * read model equals the oracle: the users model of the records an outside read-committed client
  * reads back, which must also be exactly the records produced minus the aborted ones.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigResourceTypes } from 'kafkajs';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -26,29 +24,12 @@ import { EventCodec } from '../../schemas/codec.js';
 import { EVENT_TYPE_HEADER, createEvent, eventKey, type TributaryEvent } from '../../schemas/catalog.js';
 import { createSchemaRegistryClient } from '../../schemas/registry.js';
 import { spawnConsumer } from '../helpers/consumer-process.js';
+import { python, runPython } from '../helpers/python.js';
 import { testLogger, uid } from '../helpers/stack.js';
 import { until } from '../helpers/until.js';
 import { usersFixture } from '../helpers/users-fixture.js';
 import { publishAll, userEventStream } from '../helpers/user-stream.js';
 import { diffUsers, readUsers, usersOracle } from '../helpers/users-oracle.js';
-
-const python = process.env.TRIBUTARY_PYTHON ?? path.resolve('.tributary/venv/bin/python');
-const CLIENT = path.resolve('test/interop/kafka_client.py');
-
-function runPython(args: string[], stdin = ''): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(python, [CLIENT, ...args]);
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) =>
-      code === 0 ? resolve(out) : reject(new Error(`python exit ${code}: ${err}`)),
-    );
-    child.stdin.end(stdin);
-  });
-}
 
 interface OutsideRecord {
   readonly partition: number;
@@ -59,7 +40,7 @@ interface OutsideRecord {
 
 /** Every committed record of `topic`, as the outside client reads it. */
 async function readCommitted(brokers: readonly string[], topic: string) {
-  return JSON.parse(await runPython(['read', brokers.join(','), topic])) as {
+  return JSON.parse(await runPython('kafka_client.py', ['read', brokers.join(','), topic])) as {
     records: OutsideRecord[];
     ends: Record<string, number>;
   };
@@ -249,7 +230,9 @@ describe.each(engineNames)('a source topic with offset gaps (%s engine)', (engin
             }
           } else lines.push(JSON.stringify(step));
         }
-        const out = JSON.parse(await runPython(['produce', brokers.join(',')], lines.join('\n'))) as {
+        const out = JSON.parse(
+          await runPython('kafka_client.py', ['produce', brokers.join(',')], lines.join('\n')),
+        ) as {
           sent: number;
         };
         expect(out.sent).toBe(list.reduce((n, s) => n + (s.op === 'send' ? s.events.length : 0), 0));

@@ -17,6 +17,7 @@ import { provisionTopics } from '../../infra/topics.js';
 import { generateEvents } from '../../producers/generator.js';
 import { Publisher } from '../../producers/publisher.js';
 import { until } from '../helpers/until.js';
+import { usersFixture } from '../helpers/users-fixture.js';
 import { cleanupTopics, testAdmin, testConfig, testLogger, testRedis } from '../helpers/stack.js';
 import { readUsers, usersOracle } from '../helpers/users-oracle.js';
 
@@ -91,13 +92,7 @@ describe('rebuild', () => {
   });
 
   it('finishes when a partition ends with transaction markers, applying committed records only', async () => {
-    const base = testConfig({ TRIBUTARY_TOPIC_PARTITIONS: '1' });
-    const { redis, prefix } = testRedis(base);
-    const config = { ...base, redis: { ...base.redis, keyPrefix: prefix } };
-    const admin = await testAdmin(config);
-    cleanupTopics(config, admin);
-    await provisionTopics(admin, config, testLogger());
-    const topic = `${config.topics.prefix}users`;
+    const { config, redis, prefix, admin, topic } = await usersFixture({ TRIBUTARY_TOPIC_PARTITIONS: '1' });
     const events = [...generateEvents({ seed: 9, users: 50 }, 2_000)]
       .map((g) => g.event)
       .filter((e) => e.type.startsWith('User'));
@@ -125,12 +120,7 @@ describe('rebuild', () => {
   });
 
   it('runs one rebuild of a projection at a time; a crashed holder’s lock expires', async () => {
-    const base = testConfig({ TRIBUTARY_TOPIC_PARTITIONS: '3' });
-    const { redis, prefix } = testRedis(base);
-    const config = { ...base, redis: { ...base.redis, keyPrefix: prefix } };
-    const admin = await testAdmin(config);
-    cleanupTopics(config, admin);
-    await provisionTopics(admin, config, testLogger());
+    const { config, redis, prefix } = await usersFixture({ TRIBUTARY_TOPIC_PARTITIONS: '3' });
     const events = [...generateEvents({ seed: 6, users: 100 }, 5_000)]
       .map((g) => g.event)
       .filter((e) => e.type.startsWith('User'));
