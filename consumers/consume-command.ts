@@ -77,9 +77,11 @@ export function registerConsumeCommand(program: Command, ctx: CliContext): void 
 }
 
 /**
- * Runs a graceful stop, bounded: after `timeoutMs` (or a second signal) the process exits with
- * code 1 whatever the stop waits for (a broker that does not answer a commit or a leave). Nothing
- * is lost by it: Redis holds what was applied, and the group resumes from there.
+ * Runs a graceful stop, bounded: after `timeoutMs` (or a second signal) the process ends whatever
+ * the stop waits for (a broker that does not answer a commit or a leave). It ends by its own
+ * SIGKILL (exit status 137): a normal exit runs the client libraries' cleanup, and librdkafka's
+ * waits for the brokers it cannot reach. Nothing is lost by it: Redis holds what was applied, and
+ * the group resumes from there.
  */
 async function stopWithin(
   timeoutMs: number,
@@ -91,15 +93,20 @@ async function stopWithin(
   log.info({ signal, timeoutMs }, 'stopping: finishing the batches in hand');
   const force = (why: string) => {
     log.error({ timeoutMs }, `${why}: exiting without a clean stop (what Redis holds is kept)`);
-    process.exit(1);
+    process.kill(process.pid, 'SIGKILL');
   };
   const timer = setTimeout(
     () => force('the stop took longer than TRIBUTARY_CONSUMER_SHUTDOWN_TIMEOUT_MS'),
     timeoutMs,
   );
-  const again = () => force(`a second ${signal}`);
-  process.once('SIGINT', again);
-  process.once('SIGTERM', again);
+  // A signal sent to the whole process group may arrive twice at once (directly, and forwarded by
+  // a wrapper): only one a second or more after the first asks for an immediate exit.
+  const first = Date.now();
+  const again = () => {
+    if (Date.now() - first >= 1_000) force(`a second ${signal}`);
+  };
+  process.on('SIGINT', again);
+  process.on('SIGTERM', again);
   try {
     await stop();
   } finally {

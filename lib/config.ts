@@ -237,7 +237,7 @@ const envSchema = z.object({
   TRIBUTARY_CONSUMER_VERIFY_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(5_000),
   /**
    * How long `tributary consume` waits on SIGTERM/SIGINT for its batches in hand to be fenced and
-   * its groups left before it exits anyway (exit code 1): a broker that does not answer never
+   * its groups left before it ends itself anyway (SIGKILL): a broker that does not answer never
    * keeps it from stopping. Nothing is lost either way: Redis holds what was applied.
    */
   TRIBUTARY_CONSUMER_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
