@@ -15,6 +15,7 @@ import { ProjectionKeys, progressKey } from '../lib/redis-keys.js';
 import { userEventFactory } from './bench-events.js';
 import { cpuMicrosPerEvent, throughputOf, type BenchContext, type ScenarioResult } from './bench-options.js';
 import { BenchScope } from './bench-scope.js';
+import { StackCpu } from './e2e-stack-cpu.js';
 import { consumerPerformance, type ReferenceResult } from './kafka-perf-tools.js';
 import { LatencyRecorder, type TimelineSample } from './latency-recorder.js';
 import { prefillInChild } from './prefill.js';
@@ -144,6 +145,8 @@ async function consumeOnce(
   await new Promise((r) => setTimeout(r, 200));
   collectGarbage();
   const rssStartMB = applied.sampleMemory();
+  const stackCpu = new StackCpu(scope.config);
+  stackCpu.mark();
   const startedAt = Date.now();
   const cpu = process.cpuUsage();
   const fromUs = monotonicUs();
@@ -193,6 +196,16 @@ async function consumeOnce(
     await runtime.stop();
   }
   const cpuPerEvent = cpuMicrosPerEvent(cpu, done);
+  const stackUsed = stackCpu.used();
+  const perEvent = (us: number) => Number((us / Math.max(done, 1)).toFixed(1));
+  // What remembering the event ids costs in Redis: the per-partition sets hold every id of the
+  // run (all within the horizon), so their size over the ids is the cost of one.
+  const horizonMs = scope.config.consumer.dedupHorizonMs;
+  let seenBytes = 0;
+  for (let p = 0; p < options.partitions; p++) {
+    seenBytes += Number((await scope.redis.memory('USAGE', keys.partition('v1', topic, p).seen())) ?? 0);
+  }
+  const bytesPerId = done > 0 ? Math.round(seenBytes / done) : 0;
   const lastAt = applied.last ?? Date.now();
   const seconds = (lastAt - startedAt) / 1000;
   const steadySeconds = (lastAt - (firstAt ?? startedAt)) / 1000;
@@ -221,6 +234,14 @@ async function consumeOnce(
       applied: runtime.stats.applied,
       deadLettered: runtime.stats.deadLettered,
       cpuMicrosPerEvent: cpuPerEvent,
+      ...(stackUsed.kafka !== undefined && { brokerCpuMicrosPerEvent: perEvent(stackUsed.kafka) }),
+      ...(stackUsed.redis !== undefined && { redisCpuMicrosPerEvent: perEvent(stackUsed.redis) }),
+      dedupHorizonMs: horizonMs,
+      ...(horizonMs > 0 && {
+        dedupBytesPerId: bytesPerId,
+        // Ids remembered at 1,000 events/s over the whole horizon.
+        dedupMBPer1kEventsPerSecond: Number(((bytesPerId * 1000 * horizonMs) / 1000 / 2 ** 20).toFixed(1)),
+      }),
       heapUsedMaxMB: Math.round(peak.heapUsedMB),
       heapTotalMaxMB: Math.round(peak.heapTotalMB),
       externalMaxMB: Math.round(peak.externalMB),

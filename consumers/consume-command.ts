@@ -61,12 +61,57 @@ export function registerConsumeCommand(program: Command, ctx: CliContext): void 
           (http ? `; metrics at http://${config.consumer.httpHost}:${port}/metrics` : '') +
           '; Ctrl-C to stop',
       );
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
+      const signal = await new Promise<NodeJS.Signals>((resolve) => {
+        process.once('SIGINT', () => resolve('SIGINT'));
+        process.once('SIGTERM', () => resolve('SIGTERM'));
       });
-      await http?.close();
-      await Promise.all(live.map((l) => l.stop()));
+      await stopWithin(config.consumer.shutdownTimeoutMs, signal, ctx, async () => {
+        await http?.close();
+        await Promise.all(live.map((l) => l.stop()));
+      });
       for (const l of live) console.log(`${l.current.groupId}: ${JSON.stringify(l.current.stats)}`);
+      // Stopped: whatever a client library left scheduled (a reconnect timer) must not keep the
+      // process alive.
+      setTimeout(() => process.exit(), 1_000).unref();
     });
+}
+
+/**
+ * Runs a graceful stop, bounded: after `timeoutMs` (or a second signal) the process ends whatever
+ * the stop waits for (a broker that does not answer a commit or a leave). It ends by its own
+ * SIGKILL (exit status 137): a normal exit runs the client libraries' cleanup, and librdkafka's
+ * waits for the brokers it cannot reach. Nothing is lost by it: Redis holds what was applied, and
+ * the group resumes from there.
+ */
+async function stopWithin(
+  timeoutMs: number,
+  signal: NodeJS.Signals,
+  ctx: CliContext,
+  stop: () => Promise<void>,
+): Promise<void> {
+  const log = ctx.logger();
+  log.info({ signal, timeoutMs }, 'stopping: finishing the batches in hand');
+  const force = (why: string) => {
+    log.error({ timeoutMs }, `${why}: exiting without a clean stop (what Redis holds is kept)`);
+    process.kill(process.pid, 'SIGKILL');
+  };
+  const timer = setTimeout(
+    () => force('the stop took longer than TRIBUTARY_CONSUMER_SHUTDOWN_TIMEOUT_MS'),
+    timeoutMs,
+  );
+  // A signal sent to the whole process group may arrive twice at once (directly, and forwarded by
+  // a wrapper): only one a second or more after the first asks for an immediate exit.
+  const first = Date.now();
+  const again = () => {
+    if (Date.now() - first >= 1_000) force(`a second ${signal}`);
+  };
+  process.on('SIGINT', again);
+  process.on('SIGTERM', again);
+  try {
+    await stop();
+  } finally {
+    clearTimeout(timer);
+    process.off('SIGINT', again);
+    process.off('SIGTERM', again);
+  }
 }

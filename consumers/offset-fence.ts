@@ -44,7 +44,10 @@ export class WriteBatch {
   readonly words: string[] = [];
   readonly keys = new Set<string>();
   ops = 0;
-  /** Bounded sums, flat: key, field, increment for each (see {@link sum}). */
+  /**
+   * Bounded sums, flat: key, field, increment and `'1'` (add it) or `'0'` (only check it: a
+   * guarded command of the batch adds it, or not) for each (see {@link sum}, {@link bound}).
+   */
   readonly sums: string[] = [];
   /** For each bounded sum, the records it adds up: their offsets and amounts. */
   readonly sumSources: (readonly SumSource[])[] = [];
@@ -97,10 +100,30 @@ export class WriteBatch {
    * get near the bound.
    */
   sum(key: string, field: string, increment: number, sources?: readonly SumSource[]): this {
+    return this.bounded(key, field, increment, '1', sources);
+  }
+
+  /**
+   * Checks, with {@link sum}'s rule, that `key field` can take `increment` without leaving the
+   * safe-integer range, and writes nothing: for an amount that a guarded command of the batch
+   * adds with HINCRBY only in some cases (an order paid once). The check assumes it is added, so
+   * the command can never overflow, whichever guards hold.
+   */
+  bound(key: string, field: string, increment: number, sources?: readonly SumSource[]): this {
+    return this.bounded(key, field, increment, '0', sources);
+  }
+
+  private bounded(
+    key: string,
+    field: string,
+    increment: number,
+    add: '0' | '1',
+    sources: readonly SumSource[] | undefined,
+  ): this {
     // A merged increment may exceed the bound (then the fence refuses it, whatever Redis holds).
     if (!Number.isInteger(increment)) throw new RangeError(`sum increment ${increment} is not an integer`);
     this.keys.add(key);
-    this.sums.push(key, field, increment.toFixed(0));
+    this.sums.push(key, field, increment.toFixed(0), add);
     const own = this.current === undefined ? [] : [{ offset: this.current, amount: increment }];
     this.sumSources.push(sources ?? own);
     return this;
@@ -115,7 +138,7 @@ export class WriteBatch {
     this.words.length = mark.words;
     this.ops = mark.ops;
     this.sumSources.length = mark.sums;
-    this.sums.length = 3 * mark.sums;
+    this.sums.length = 4 * mark.sums;
   }
 
   /** Appends an operation's arguments word by word (no intermediate arrays: this runs per record). */
@@ -142,18 +165,30 @@ export function refuseOutOfRange(
       else shares.set(offset, [{ sum, amount }]);
     }
   });
+  // Sums of one field add up: each sum counts in the running total of the first of its field.
+  const first = new Map<string, number>();
+  const total = writes.sumSources.map((_, sum) => {
+    const field = `${writes.sums[4 * sum]}\0${writes.sums[4 * sum + 1]}`;
+    if (!first.has(field)) first.set(field, sum);
+    return first.get(field)!;
+  });
   const running = [...current];
   const refused = new Map<string, string>();
   for (const { offset } of records) {
     const own = shares.get(offset);
     if (!own) continue;
-    const over = own.find(({ sum, amount }) => Math.abs(running[sum]! + amount) > Number.MAX_SAFE_INTEGER);
+    const next = new Map<number, number>();
+    for (const { sum, amount } of own) {
+      const t = total[sum]!;
+      next.set(t, (next.get(t) ?? running[t]!) + amount);
+    }
+    const over = [...next].find(([, value]) => Math.abs(value) > Number.MAX_SAFE_INTEGER);
     if (over) {
-      const [key, field] = writes.sums.slice(3 * over.sum, 3 * over.sum + 2);
+      const [key, field] = writes.sums.slice(4 * over[0], 4 * over[0] + 2);
       refused.set(offset, `${field} of ${key}`);
       continue;
     }
-    for (const { sum, amount } of own) running[sum]! += amount;
+    for (const [t, value] of next) running[t] = value;
   }
   return refused;
 }
@@ -170,7 +205,22 @@ export type FenceResult =
    * The bounded sum at position `sum` of `batch.sums` would leave the safe-integer range;
    * `current` holds what Redis stores for every bounded sum of the batch, in order.
    */
-  | { readonly kind: 'bound'; readonly sum: number; readonly current: readonly number[] };
+  | { readonly kind: 'bound'; readonly sum: number; readonly current: readonly number[] }
+  /** The slice's floor key holds `floor`, above the floor it was built with ({@link SliceFloor}). */
+  | { readonly kind: 'floor'; readonly floor: number };
+
+/**
+ * A floor a slice was built with: a number in Redis that only grows (analytics' finality
+ * frontier as the partition's slot knows it), under which the slice's decisions hold. The fence
+ * refuses the slice when `key` holds more, in the same script as the writes, so a slice built on
+ * a stale floor never lands after the floor moved.
+ */
+export interface SliceFloor {
+  /** A key of the partition's slot (its hash tag). */
+  readonly key: string;
+  /** The floor the slice was built with (`-Infinity`: none). */
+  readonly builtWith: number;
+}
 
 /** One slice for {@link OffsetFence.apply}. */
 export interface FencedSlice {
@@ -185,6 +235,8 @@ export interface FencedSlice {
   readonly idsTime: number;
   /** Ids kept under a time before this are forgotten (the horizon's start). */
   readonly forgetBefore: number;
+  /** Refuse the slice if this floor moved past what it was built with (see {@link SliceFloor}). */
+  readonly floor?: SliceFloor | undefined;
 }
 
 type ApplyBatch = (numKeys: number, ...args: string[]) => Promise<(number | string)[]>;
@@ -211,6 +263,8 @@ export class OffsetFence {
     const offsetKey = keys.offset();
     const seenKey = keys.seen();
     const touched = [...batch.keys].filter((k) => k !== offsetKey && k !== seenKey);
+    const { floor } = slice;
+    if (floor && !batch.keys.has(floor.key)) touched.push(floor.key);
     for (const k of touched) {
       if (!k.includes(keys.tag)) throw new Error(`key ${k} lacks the partition hash tag ${keys.tag}`);
     }
@@ -228,6 +282,7 @@ export class OffsetFence {
       slice.ids.length === 0 ? '[]' : JSON.stringify(slice.ids),
       String(slice.idsTime),
       String(slice.forgetBefore),
+      ...(floor ? [floor.key, Number.isFinite(floor.builtWith) ? String(floor.builtWith) : ''] : []),
     );
     switch (Number(answer[0])) {
       case 1:
@@ -238,6 +293,8 @@ export class OffsetFence {
         return { kind: 'duplicates', positions: answer.slice(1).map((i) => Number(i) - 1) };
       case 3:
         return { kind: 'bound', sum: Number(answer[1]) - 1, current: answer.slice(2).map(Number) };
+      case 4:
+        return { kind: 'floor', floor: Number(answer[1]) };
       default:
         throw new Error(`unexpected answer from the fence: ${JSON.stringify(answer)}`);
     }

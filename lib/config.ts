@@ -230,6 +230,17 @@ const envSchema = z.object({
     .min(0)
     .max(7 * 24 * 3600 * 1000)
     .default(15 * 60 * 1000),
+  /**
+   * How often a consumer checks that Redis still holds the offsets it applied (also after every
+   * reconnection): a partition with nothing new to fence would not show a loss otherwise.
+   */
+  TRIBUTARY_CONSUMER_VERIFY_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(5_000),
+  /**
+   * How long `tributary consume` waits on SIGTERM/SIGINT for its batches in hand to be fenced and
+   * its groups left before it ends itself anyway (SIGKILL): a broker that does not answer never
+   * keeps it from stopping. Nothing is lost either way: Redis holds what was applied.
+   */
+  TRIBUTARY_CONSUMER_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
 
   // Analytics windows, in event time (DESIGN.md §5; consumers/analytics/).
   /** Size of the tumbling windows. */
@@ -417,6 +428,10 @@ export interface TributaryConfig {
     readonly sessionTimeoutMs: number;
     /** `TRIBUTARY_DEDUP_HORIZON_MS`: how long applied event ids are remembered (0: off). */
     readonly dedupHorizonMs: number;
+    /** `TRIBUTARY_CONSUMER_VERIFY_INTERVAL_MS`: how often Redis's stored offsets are checked. */
+    readonly verifyIntervalMs: number;
+    /** `TRIBUTARY_CONSUMER_SHUTDOWN_TIMEOUT_MS`: the most a graceful stop may take. */
+    readonly shutdownTimeoutMs: number;
   };
   readonly analytics: AnalyticsSettings;
   readonly query: QuerySettings;
@@ -516,6 +531,8 @@ export function loadConfig(
       httpPort: e.TRIBUTARY_CONSUMER_HTTP_PORT,
       sessionTimeoutMs: e.TRIBUTARY_CONSUMER_SESSION_TIMEOUT_MS,
       dedupHorizonMs: e.TRIBUTARY_DEDUP_HORIZON_MS,
+      verifyIntervalMs: e.TRIBUTARY_CONSUMER_VERIFY_INTERVAL_MS,
+      shutdownTimeoutMs: e.TRIBUTARY_CONSUMER_SHUTDOWN_TIMEOUT_MS,
     },
     analytics: analyticsSettings(e),
     query: {

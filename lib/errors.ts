@@ -24,6 +24,8 @@ export const ErrorCodes = {
   UNRECOVERABLE: 'TRIBUTARY_UNRECOVERABLE',
   /** A value a record carries would take a stored sum past its bound (dead-lettered). */
   VALUE_OUT_OF_RANGE: 'TRIBUTARY_VALUE_OUT_OF_RANGE',
+  /** Another `rebuild` of the same projection holds its lock. */
+  REBUILD_LOCKED: 'TRIBUTARY_REBUILD_LOCKED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -57,6 +57,11 @@ export class ProjectionKeys {
     return `${this.prefix}projection:${this.projection}:${version}:meta`;
   }
 
+  /** Held by the `rebuild` of this projection that runs now (SET NX PX, renewed while it runs). */
+  rebuildLock(): string {
+    return `${this.prefix}projection:${this.projection}:rebuild-lock`;
+  }
+
   /** The namespace of a version, the first part of its partition hash tags. */
   namespace(version: string): string {
     return `${this.projection}.${version}`;
@@ -132,9 +137,14 @@ export function analyticsWindowId(
  *   `revenue:<CUR>` (`OrderPaid` amounts in minor units).
  * - `visitors:<window>`: HyperLogLog of user ids, and of `session:<sessionId>` for anonymous page views.
  * - `pages:<window>`: sorted set of page paths, score = views.
+ * - `frontier`: the finality frontier as this partition's slot knows it (raised by the finalizer
+ *   before the group's frontier, never lowered); the fence refuses a batch built on a lower one.
+ * - `finalizer-token`: the newest finalizer fencing token that wrote to this slot.
  */
 export const analyticsKeys = {
   state: (k: PartitionKeys): string => k.key('state'),
+  frontier: (k: PartitionKeys): string => k.key('frontier'),
+  finalizerToken: (k: PartitionKeys): string => k.key('finalizer-token'),
   windows: (k: PartitionKeys): string => k.key('windows'),
   late: (k: PartitionKeys): string => k.key('late'),
   sums: (k: PartitionKeys, windowId: string): string => k.key('sums', windowId),
@@ -166,6 +176,11 @@ export class AnalyticsGroupKeys {
   /** The finalizer lease: the id of the process that emits final windows now. */
   leader(): string {
     return `${this.base}:leader`;
+  }
+
+  /** The newest fencing token of the finalizer lease (never expires, only grows). */
+  leaderToken(): string {
+    return `${this.base}:leader-token`;
   }
 
   /** Set once a window's final result was produced (value: when, epoch ms). */

@@ -7,7 +7,8 @@
  *
  * - `counts`: events per type, all events, orders placed and paid.
  * - `unique-users`: distinct users (HyperLogLog estimate, ~0.8% error).
- * - `revenue`: paid amounts per currency (minor units), orders paid.
+ * - `revenue`: paid amounts per currency (minor units, as decimal integer strings: exact past
+ *   2^53, where a JSON number is not), orders paid.
  * - `top-pages` (`limit`): most viewed pages.
  *
  * `from`/`to`: epoch ms, ISO-8601, `now`, `now-15m` (default: the last hour). `window`: `tumbling`
@@ -87,6 +88,15 @@ export interface Metric {
 }
 
 const COUNTS: JsonSchema = { type: 'object', additionalProperties: { type: 'integer' } };
+/** Money per currency: integers as decimal strings, always (see lib/read-models `IntegerString`). */
+const AMOUNTS: JsonSchema = {
+  type: 'object',
+  description:
+    'Minor units per ISO 4217 currency code (`"EUR": "1250"` is 12.50 EUR), each a decimal integer ' +
+    'string at every size: sums over partitions and windows may exceed 2^53, beyond which a JSON ' +
+    'number is not exact in most parsers. Parse with BigInt or a decimal type.',
+  additionalProperties: { type: 'string', pattern: '^-?(0|[1-9][0-9]*)$' },
+};
 const ORDERS: JsonSchema = {
   type: 'object',
   required: ['placed', 'paid'],
@@ -109,9 +119,9 @@ export const METRICS: readonly Metric[] = [
   },
   {
     route: 'revenue',
-    summary: 'Paid amounts per currency (minor units), per window and over the range',
+    summary: 'Paid amounts per currency (minor units, decimal strings), per window and over the range',
     pick: (a) => ({ revenue: a.revenue, ordersPaid: a.orders.paid }),
-    schema: { revenue: COUNTS, ordersPaid: { type: 'integer' } },
+    schema: { revenue: AMOUNTS, ordersPaid: { type: 'integer' } },
   },
   {
     route: 'top-pages',

@@ -331,7 +331,8 @@ export function registerStreamRoute(app: FastifyInstance, hub: StreamHub): void 
         summary: 'Live window updates and finals (Server-Sent Events)',
         description:
           'One event per update published by the analytics consumer group: `event` is the update type, ' +
-          '`data` its JSON. Comment lines every 15 s keep the connection open. Reconnect with ' +
+          '`data` its JSON (a `final` window as in `/analytics/*`: revenue in minor units as decimal ' +
+          'strings). Comment lines every 15 s keep the connection open. Reconnect with ' +
           '`Last-Event-ID` to receive what was missed; `event: reset` means it cannot be, so refetch. ' +
           'A service holds a limited number of streams (503 when full) and fewer per credential, or ' +
           'per client IP without one (429 when that caller holds its share).',

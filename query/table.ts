@@ -27,17 +27,22 @@ export function formatTime(ms: number | undefined): string {
   return ms === undefined || !Number.isFinite(ms) ? '-' : new Date(ms).toISOString();
 }
 
-/** An amount in minor units as `12.34 EUR` (exact: no floating-point division). */
-export function formatMoney(minor: number, currency: string): string {
+/**
+ * An amount in minor units as `12.34 EUR`, exact at any size: the digits are moved, never divided.
+ * `minor` is an integer: a number (read models' per-order amounts), a bigint, or a decimal integer
+ * string (analytics revenue, which may pass 2^53).
+ */
+export function formatMoney(minor: number | bigint | string, currency: string): string {
   const digits = currencyDigits(currency);
-  const negative = minor < 0;
-  const text = String(Math.abs(Math.trunc(minor))).padStart(digits + 1, '0');
+  const n = typeof minor === 'number' ? BigInt(Math.trunc(minor)) : BigInt(minor);
+  const negative = n < 0n;
+  const text = (negative ? -n : n).toString().padStart(digits + 1, '0');
   const units = digits === 0 ? text : `${text.slice(0, -digits)}.${text.slice(-digits)}`;
   return `${negative ? '-' : ''}${units} ${currency}`;
 }
 
-/** Per-currency amounts as `12.34 EUR, 5.00 USD` (or `-`). */
-export function formatAmounts(amounts: Readonly<Record<string, number>>): string {
+/** Per-currency amounts as `12.34 EUR, 5.00 USD` (or `-`); values as {@link formatMoney} takes them. */
+export function formatAmounts(amounts: Readonly<Record<string, number | bigint | string>>): string {
   const entries = Object.entries(amounts).sort(([a], [b]) => (a < b ? -1 : 1));
   return entries.length === 0 ? '-' : entries.map(([c, v]) => formatMoney(v, c)).join(', ');
 }
@@ -63,7 +68,7 @@ const COLUMNS: Readonly<Record<string, readonly [string, (r: Row) => string][]>>
   'unique-users': [['USERS', (r) => String(r.uniqueUsers)]],
   revenue: [
     ['PAID ORDERS', (r) => String(r.ordersPaid)],
-    ['REVENUE', (r) => formatAmounts(r.revenue as Record<string, number>)],
+    ['REVENUE', (r) => formatAmounts(r.revenue as Record<string, string>)],
   ],
   'top-pages': [
     [

@@ -6,12 +6,19 @@
  * it is registered under TopicRecordNameStrategy (`<topic>-dev.tributary.analytics.WindowResult`)
  * with BACKWARD compatibility and framed in the Confluent wire format, so any registry-aware
  * consumer can read the topic.
+ *
+ * `revenue` is a `map<long>` on the wire (unchanged since the first version) and a map of decimal
+ * integer strings in JavaScript (schemas/decimal-long.ts): a window's revenue is a sum over
+ * partitions and may pass 2^53, where a JS number would round. The other longs (times, counts)
+ * stay numbers, which avsc refuses to encode or decode past 2^53 rather than round.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import avro from 'avsc';
 import type { Resolver, Type } from 'avsc';
 import { ErrorCodes, TributaryError, UnrecoverableError } from '../lib/errors.js';
 import { findSchemaDir, parseSchema, type AvroRecordSchema } from './avro-schema.js';
+import { decimalLongType } from './decimal-long.js';
 import type { Compatibility, SchemaRegistryClient } from './registry.js';
 import { HEADER_LENGTH, frame, parseHeader } from './wire-format.js';
 
@@ -40,7 +47,8 @@ export interface WindowResult {
   readonly events: Readonly<Record<string, number>>;
   readonly totalEvents: number;
   readonly uniqueUsers: number;
-  readonly revenue: Readonly<Record<string, number>>;
+  /** Minor units per currency, as decimal integer strings (exact past 2^53; Avro `long`). */
+  readonly revenue: Readonly<Record<string, string>>;
   readonly ordersPlaced: number;
   readonly ordersPaid: number;
   readonly topPages: readonly PageCount[];
@@ -58,7 +66,18 @@ export function windowResultSchema(): { readonly schema: AvroRecordSchema; reado
     if (`${schema.namespace}.${schema.name}` !== WINDOW_RESULT_RECORD) {
       throw new TributaryError(ErrorCodes.SCHEMA_INVALID, `${file}: expected record ${WINDOW_RESULT_RECORD}`);
     }
-    loaded = { schema, type: parseSchema(schema) };
+    // The revenue map's longs, and only those, are read and written as decimal strings.
+    const revenue = schema.fields.find((f) => f.name === 'revenue')?.type;
+    if (revenue === undefined) {
+      throw new TributaryError(ErrorCodes.SCHEMA_INVALID, `${file}: no revenue field`);
+    }
+    const type = parseSchema(schema, {
+      typeHook: (s, opts) =>
+        s === revenue
+          ? avro.Type.forSchema(s, { ...opts, typeHook: undefined, registry: { long: decimalLongType } })
+          : undefined,
+    });
+    loaded = { schema, type };
   }
   return loaded;
 }

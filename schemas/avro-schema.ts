@@ -123,7 +123,10 @@ export function readAvscDir(dir: string): AvscFile[] {
     .map((name) => readAvscFile(path.join(dir, name)));
 }
 
-/** Parses a record schema with {@link avroTypeOptions}. */
-export function parseSchema(schema: AvroRecordSchema): Type {
-  return avro.Type.forSchema(schema as Parameters<typeof avro.Type.forSchema>[0], avroTypeOptions());
+/** Parses a record schema with {@link avroTypeOptions}, plus `extra` (e.g. a `typeHook`). */
+export function parseSchema(schema: AvroRecordSchema, extra: Partial<ForSchemaOptions> = {}): Type {
+  return avro.Type.forSchema(schema as Parameters<typeof avro.Type.forSchema>[0], {
+    ...avroTypeOptions(),
+    ...extra,
+  });
 }

@@ -13,6 +13,9 @@
  * The late rule reads state across batches: the partition's largest event time, restored from
  * Redis before the first batch of an assignment and committed in memory only once the fence
  * applied the batch, and the finality frontier this process knows (a floor; see AnalyticsState).
+ * That frontier may lag the stored one (another process's finalizer raised it): each batch hands
+ * the frontier it was built with to the fence, which refuses it when the partition's stored
+ * frontier is higher, and the batch is built again on that one (finalizer.ts, "Late events").
  */
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
@@ -103,12 +106,14 @@ export function createAnalyticsProjection(setup: ProjectionSetup): Projection {
 
     async restore(keys: PartitionKeys, redis: Redis): Promise<void> {
       const group = new AnalyticsGroupKeys(keys.prefix, keys.namespace);
-      const [max, frontier] = await Promise.all([
+      const [max, frontier, floor] = await Promise.all([
         redis.hget(analyticsKeys.state(keys), 'maxEventTime'),
         redis.get(group.frontier()),
+        redis.get(analyticsKeys.frontier(keys)),
       ]);
       state.maxEventTime.set(keys.tag, max === null ? NO_WATERMARK : Number(max));
       if (frontier !== null) state.raiseFrontier(Number(frontier));
+      if (floor !== null) state.raiseFrontier(Number(floor));
     },
 
     reset(): void {
@@ -175,6 +180,9 @@ export function createAnalyticsProjection(setup: ProjectionSetup): Projection {
       writes.publish(analyticsUpdatesChannel(keys.prefix), JSON.stringify(update));
       return {
         sideOutputs: [{ topic: lateTopic, records: batch.lateRecords }],
+        // Refused by the fence if a window this batch adds to became final meanwhile.
+        floor: { key: analyticsKeys.frontier(keys), builtWith: w.floor },
+        onFloorRaised: (floor) => state.raiseFrontier(floor),
         onApplied: () => {
           state.maxEventTime.set(keys.tag, max);
           if (!metrics) return;

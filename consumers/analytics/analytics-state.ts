@@ -10,6 +10,11 @@ export class AnalyticsState {
   frontier = NO_WATERMARK;
   /** Largest event time per partition (by hash tag), as the last applied batch stored it. */
   readonly maxEventTime = new Map<string, number>();
+  /**
+   * Counts {@link reset}s. A finalizer run notes it when it starts reading Redis and raises the
+   * frontier only if it is unchanged: what it read before a loss must not come back after it.
+   */
+  epoch = 0;
 
   /**
    * Forgets what was read from Redis, after Redis lost writes: the frontier and the largest event
@@ -18,10 +23,14 @@ export class AnalyticsState {
   reset(): void {
     this.frontier = NO_WATERMARK;
     this.maxEventTime.clear();
+    this.epoch++;
   }
 
-  /** Moves the frontier up to `frontier` (never down). */
-  raiseFrontier(frontier: number): void {
-    if (frontier > this.frontier) this.frontier = frontier;
+  /**
+   * Moves the frontier up to `frontier` (never down); with `epoch`, only if no reset came since
+   * that epoch (the value was read from Redis as it was then).
+   */
+  raiseFrontier(frontier: number, epoch = this.epoch): void {
+    if (epoch === this.epoch && frontier > this.frontier) this.frontier = frontier;
   }
 }

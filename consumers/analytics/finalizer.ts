@@ -7,17 +7,32 @@
  *    fully consumed and had no batch for `TRIBUTARY_ANALYTICS_IDLE_TIMEOUT_MS`, or has no records
  *    at all: it no longer holds finality back;
  * 2. raises this process's frontier (batches built from now on treat windows up to it as closed,
- *    also in idle partitions that wake up), and, if it holds the lease, stores the new frontier;
- * 3. waits for the batches in hand (built with the old frontier) to be fenced, then emits every
- *    window with data whose end plus grace is at or below the frontier, oldest first: reads its
- *    merged result, produces it to `analytics.windows` keyed by window id, marks it emitted,
- *    removes it from the partitions' indexes and publishes it on the live-updates channel.
+ *    also in idle partitions that wake up), and, if it holds the lease, stores the new frontier:
+ *    first in every partition's slot (`analyticsKeys.frontier`), then the group's;
+ * 3. emits every window with data whose end plus grace is at or below the frontier, oldest first:
+ *    reads its merged result, produces it to `analytics.windows` keyed by window id, marks it
+ *    emitted, removes it from the partitions' indexes and publishes it on the live-updates channel.
+ *
+ * Fencing. The lease carries a fencing token, new each time it changes hands
+ * (finalizer-lease.lua); every write of a run (frontiers, emitted marks, index removals) goes
+ * through finalizer-fenced.lua with the run's token and is refused once a newer token wrote, so a
+ * leader that paused past its lease (GC, network) cannot move a frontier or mark a window after
+ * another took over: it logs that it lost the lease and stops. Frontiers are only raised.
+ *
+ * Late events cannot slip into a final window, whatever frontier a batch was built with (each
+ * process builds its batches on its own in-memory frontier, which may lag): a batch carries the
+ * frontier it was built with to the offset fence, which refuses it, atomically with its writes,
+ * when the partition's stored frontier is higher; the runtime builds it again on that frontier
+ * (apply-batch.lua, `SliceFloor`). Since a partition's frontier is raised before the group's, and
+ * a window is emitted only after both: any batch applied before the raise is in the emitted
+ * result, any applied after was built on the raised frontier and treats the window as closed.
  *
  * Emission guarantees. A normal run emits each final window exactly once: one process holds the
  * lease, and a window is produced only while it has no emitted mark. A crash never loses a final
  * window: it stays in the partitions' indexes until it is marked, so the next lease holder emits
- * it. A crash after the produce and before the mark emits it again (at least once): the same key
- * and the same aggregates (the window is final, its keys no longer change); compaction keeps one.
+ * it. A crash (or a lost lease) after the produce and before the mark emits it again (at least
+ * once): the same key and the same aggregates (the window is final, its keys no longer change);
+ * compaction keeps one.
  */
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
@@ -37,8 +52,10 @@ import {
   type PartitionKeys,
 } from '../../lib/redis-keys.js';
 import { WindowResultCodec, type WindowResult } from '../../schemas/analytics-window.js';
+import { createKafka } from '../../lib/kafka.js';
 import { createSchemaRegistryClient } from '../../schemas/registry.js';
 import { luaScript } from '../offset-fence.js';
+import { RecordProbe } from '../record-probe.js';
 import type { PeriodicContext } from '../runtime/types.js';
 import type { AnalyticsMetrics } from './analytics-metrics.js';
 import type { AnalyticsState } from './analytics-state.js';
@@ -64,7 +81,33 @@ interface PartitionInfo {
   readonly high: bigint;
 }
 
-type Lease = (key: string, owner: string, ms: number) => Promise<number>;
+type Lease = (key: string, tokenKey: string, owner: string, ms: number) => Promise<[number, string]>;
+type Fenced = (numKeys: number, ...args: string[]) => Promise<[number, string?]>;
+
+/** The writes of a run to one hash slot, applied by finalizer-fenced.lua behind `fence`. */
+class FencedWrite {
+  readonly keys = new Set<string>();
+  /** For each operation its argc, then argc words. */
+  readonly words: string[] = [];
+
+  constructor(readonly fence: string) {}
+
+  /**
+   * A Redis command, `RAISE key value` (stores a number only if it is greater), or `AT_LEAST key
+   * value` (a precondition: nothing is written unless the number at key is at least value).
+   */
+  command(name: string, key: string, ...args: string[]): this {
+    this.keys.add(key);
+    this.words.push(String(args.length + 2), name, key, ...args);
+    return this;
+  }
+
+  /** Publishes on a channel (not a key: no slot) if the writes are applied. */
+  publish(channel: string, message: string): this {
+    this.words.push('3', 'PUBLISH', channel, message);
+    return this;
+  }
+}
 
 function replies(results: [Error | null, unknown][] | null): unknown[] {
   return (results ?? []).map(([err, value]) => {
@@ -77,7 +120,9 @@ export class Finalizer {
   /** This process's id in the lease. */
   readonly owner = `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 10)}`;
   private codec: WindowResultCodec | undefined;
-  private leader = false;
+  private probe: RecordProbe | undefined;
+  /** The lease's token while this process holds it (as of its last run). */
+  private token: string | undefined;
 
   constructor(private readonly options: FinalizerOptions) {}
 
@@ -85,6 +130,7 @@ export class Finalizer {
   async run(ctx: PeriodicContext): Promise<void> {
     const { settings, state, metrics } = this.options;
     const now = Date.now();
+    const epoch = state.epoch;
     const group = new AnalyticsGroupKeys(ctx.keys.prefix, ctx.keys.namespace(ctx.version));
     const parts = await this.partitions(ctx);
     const layout = await this.storeLayout(ctx, parts);
@@ -96,29 +142,137 @@ export class Finalizer {
     }
     pipe.get(group.frontier());
     const out = replies(await pipe.exec());
-    const progress = parts.map((p, i) => {
+    const read = parts.map((p, i) => {
       const stored = out[2 * i] as string | null;
       const [max, activeAt] = out[2 * i + 1] as [string | null, string | null];
       const watermark = watermarkOf(max === null ? NO_WATERMARK : Number(max), settings.allowedLatenessMs);
-      const caughtUp = (stored === null ? p.low : BigInt(stored) + 1n) >= p.high;
+      const next = stored === null ? p.low : BigInt(stored) + 1n;
       const lastActiveAt = activeAt === null ? undefined : Number(activeAt);
       if (metrics && watermark !== NO_WATERMARK) {
         const labels = { group: ctx.groupId, topic: p.keys.topic, partition: String(p.keys.partition) };
         metrics.watermark.set(labels, watermark / 1000);
       }
+      return { p, watermark, next, lastActiveAt, stored };
+    });
+    const markersOnly = await this.markersOnly(ctx, read, now);
+    const progress = read.map(({ p, watermark, next, lastActiveAt }) => {
+      const caughtUp = next >= p.high || markersOnly.has(p.keys.tag);
       return { watermark, idle: isIdle({ watermark, caughtUp, lastActiveAt }, now, settings.idleTimeoutMs) };
     });
     const storedFrontier = out.at(-1) === null ? NO_WATERMARK : Number(out.at(-1));
     // Another process may hold the lease and have moved the frontier on: follow it.
-    state.raiseFrontier(storedFrontier);
-    if (!(await this.holdLease(ctx, group))) return;
+    state.raiseFrontier(storedFrontier, epoch);
+    const token = await this.holdLease(ctx, group);
+    if (token === undefined) return;
 
     const frontier = finalityFrontier(progress, storedFrontier);
-    state.raiseFrontier(frontier);
+    state.raiseFrontier(frontier, epoch);
     if (frontier === NO_WATERMARK) return;
-    if (frontier > storedFrontier) await ctx.redis.set(group.frontier(), String(frontier));
+    const offsets = new Map(read.map(({ p, stored }) => [p.keys.tag, stored]));
+    if (!(await this.storeFrontier(ctx, group, parts, offsets, frontier, token))) return;
     metrics?.frontier.set({ group: ctx.groupId }, frontier / 1000);
-    await this.emit(ctx, group, parts, frontier, layout);
+    await this.emit(ctx, group, parts, frontier, layout, token);
+  }
+
+  /**
+   * The partitions (by hash tag) whose stored offset is below the log end only by offsets that
+   * carry no record (a trailing transaction marker, aborted records): caught up, though
+   * `stored + 1 < high`. Only partitions that would otherwise be idle are probed (no batch for the
+   * idle timeout), and a verdict is remembered until the offsets change (see record-probe.ts).
+   */
+  private async markersOnly(
+    ctx: PeriodicContext,
+    read: readonly { p: PartitionInfo; next: bigint; lastActiveAt: number | undefined }[],
+    now: number,
+  ): Promise<Set<string>> {
+    const { idleTimeoutMs } = this.options.settings;
+    const suspects = read.filter(
+      ({ p, next, lastActiveAt }) =>
+        next < p.high && (lastActiveAt === undefined || now - lastActiveAt >= idleTimeoutMs),
+    );
+    if (suspects.length === 0) return new Set();
+    this.probe ??= new RecordProbe(
+      createKafka(ctx.config, this.options.logger, { clientId: `${ctx.groupId}-probe` }),
+      ctx.admin,
+      this.options.logger,
+    );
+    const verdicts = await this.probe.holdsRecords(
+      suspects.map(({ p, next }) => ({
+        topic: p.keys.topic,
+        partition: p.keys.partition,
+        from: next,
+        to: p.high,
+      })),
+    );
+    const tags = new Set<string>();
+    for (const { p } of suspects) {
+      if (verdicts.get(`${p.keys.topic}|${p.keys.partition}`) === false) tags.add(p.keys.tag);
+    }
+    return tags;
+  }
+
+  /**
+   * Raises the stored frontier to `frontier` (never lowers it): first in every partition's slot,
+   * which the fence checks batches against, then the group's. False when the lease was lost.
+   */
+  private async storeFrontier(
+    ctx: PeriodicContext,
+    group: AnalyticsGroupKeys,
+    parts: readonly PartitionInfo[],
+    offsets: ReadonlyMap<string, string | null>,
+    frontier: number,
+    token: string,
+  ): Promise<boolean> {
+    const writes = parts.map((p) => {
+      const key = analyticsKeys.frontier(p.keys);
+      const write = new FencedWrite(analyticsKeys.finalizerToken(p.keys));
+      // The frontier was worked out from these offsets: if Redis lost writes since, it may be
+      // ahead of what Redis holds now, and must not be stored.
+      const stored = offsets.get(p.keys.tag);
+      if (stored != null) write.command('AT_LEAST', p.keys.offset(), stored);
+      return write.command('RAISE', key, String(frontier));
+    });
+    if (!(await this.fenced(ctx, writes, token))) return false;
+    const own = new FencedWrite(group.leaderToken()).command('RAISE', group.frontier(), String(frontier));
+    return this.fenced(ctx, [own], token);
+  }
+
+  /**
+   * Runs fenced writes (one script per slot, pipelined) with the run's token. False, logged,
+   * when one was refused: a newer lease holder wrote there, this process lost the lease.
+   */
+  private async fenced(
+    ctx: PeriodicContext,
+    writes: readonly FencedWrite[],
+    token: string,
+  ): Promise<boolean> {
+    const redis = ctx.redis as Redis & { tributaryFinalizerFenced?: Fenced };
+    if (!redis.tributaryFinalizerFenced) {
+      redis.defineCommand('tributaryFinalizerFenced', { lua: luaScript('finalizer-fenced.lua') });
+    }
+    const pipe = ctx.redis.pipeline() as unknown as { tributaryFinalizerFenced: Fenced } & ReturnType<
+      Redis['pipeline']
+    >;
+    for (const w of writes) {
+      const keys = [...w.keys];
+      void pipe.tributaryFinalizerFenced(1 + keys.length, w.fence, ...keys, token, JSON.stringify(w.words));
+    }
+    const answers = replies(await pipe.exec()) as [number, string?][];
+    const refused = answers.find(([applied]) => Number(applied) !== 1);
+    if (refused === undefined) return true;
+    if (Number(refused[0]) === 2) {
+      this.options.logger.info(
+        { key: refused[1] },
+        'Redis holds less than this finalizer run read (it lost writes): the run stops, the next one reads again',
+      );
+      return false;
+    }
+    this.options.logger.warn(
+      { owner: this.owner, token, newer: refused[1] },
+      'finalizer lease lost: a newer holder wrote; this run stops',
+    );
+    this.token = undefined;
+    return false;
   }
 
   /** The partitions of the group's topics and their log offsets now. */
@@ -156,25 +310,33 @@ export class Finalizer {
     return layout;
   }
 
-  /** Takes or renews the lease; true while this process is the one that emits. */
-  private async holdLease(ctx: PeriodicContext, group: AnalyticsGroupKeys): Promise<boolean> {
+  /**
+   * Takes or renews the lease; answers its fencing token while this process is the one that
+   * emits, undefined while another is.
+   */
+  private async holdLease(ctx: PeriodicContext, group: AnalyticsGroupKeys): Promise<string | undefined> {
     const redis = ctx.redis as Redis & { tributaryFinalizerLease?: Lease };
     if (!redis.tributaryFinalizerLease) {
       redis.defineCommand('tributaryFinalizerLease', {
-        numberOfKeys: 1,
+        numberOfKeys: 2,
         lua: luaScript('finalizer-lease.lua'),
       });
     }
     const ms = Math.max(1_000, 10 * this.options.settings.finalizeIntervalMs);
-    const held = (await redis.tributaryFinalizerLease!(group.leader(), this.owner, ms)) === 1;
-    if (held !== this.leader) {
-      this.options.logger.info(
-        { owner: this.owner, held },
-        held ? 'finalizer lease taken' : 'finalizer lease lost',
-      );
-      this.leader = held;
+    const [held, value] = await redis.tributaryFinalizerLease!(
+      group.leader(),
+      group.leaderToken(),
+      this.owner,
+      ms,
+    );
+    const token = Number(held) === 1 ? String(value) : undefined;
+    if (token !== this.token) {
+      if (token !== undefined)
+        this.options.logger.info({ owner: this.owner, token }, 'finalizer lease taken');
+      else this.options.logger.info({ owner: this.owner, holder: value }, 'finalizer lease lost');
     }
-    return held;
+    this.token = token;
+    return token;
   }
 
   /** Emits the final windows up to `frontier` that are not emitted yet (see the module comment). */
@@ -184,6 +346,7 @@ export class Finalizer {
     parts: readonly PartitionInfo[],
     frontier: number,
     view: AnalyticsLayout,
+    token: string,
   ): Promise<void> {
     const { settings, metrics } = this.options;
     const cutoff = frontier - settings.graceMs;
@@ -204,8 +367,8 @@ export class Finalizer {
       .map(windowOfId)
       .sort((a, b) => a.end - b.end || a.start - b.start || (a.id < b.id ? -1 : 1))
       .slice(0, MAX_EMIT_PER_RUN);
-    // Batches built before this process raised its frontier may still add to these windows.
-    await ctx.drain();
+    // No batch can add to these windows any more, in any process: every partition's stored
+    // frontier closes them, and the fence refuses a batch built on a lower one (module comment).
 
     const check = ctx.redis.pipeline();
     for (const w of windows) check.exists(group.emitted(w.id));
@@ -225,15 +388,23 @@ export class Finalizer {
     }));
     if (records.length > 0) await ctx.producer.send(this.options.windowsTopic, records);
 
-    const done = ctx.redis.pipeline();
+    const marks = new FencedWrite(group.leaderToken());
     const channel = analyticsUpdatesChannel(ctx.keys.prefix);
     for (const r of results) {
-      done.set(group.emitted(r.id), String(now), 'PX', settings.retentionMs);
+      marks.command('SET', group.emitted(r.id), String(now), 'PX', String(settings.retentionMs));
       const update: AnalyticsFinalUpdate = { type: 'final', window: r };
-      done.publish(channel, JSON.stringify(update));
+      marks.publish(channel, JSON.stringify(update));
     }
-    for (const w of windows) for (const k of holders.get(w.id)!) done.zrem(analyticsKeys.windows(k), w.id);
-    replies(await done.exec());
+    if (results.length > 0 && !(await this.fenced(ctx, [marks], token))) return;
+    const removals = new Map<string, FencedWrite>();
+    for (const w of windows) {
+      for (const k of holders.get(w.id)!) {
+        let write = removals.get(k.tag);
+        if (!write) removals.set(k.tag, (write = new FencedWrite(analyticsKeys.finalizerToken(k))));
+        write.command('ZREM', analyticsKeys.windows(k), w.id);
+      }
+    }
+    if (!(await this.fenced(ctx, [...removals.values()], token))) return;
     for (const r of results) metrics?.windowsEmitted.inc({ group: ctx.groupId, kind: r.kind });
     if (results.length > 0) {
       this.options.logger.debug({ windows: results.length, frontier }, 'final windows emitted');

@@ -18,10 +18,15 @@
   ARGV[3]   the writes, one JSON array of strings: for each operation its argc, then argc words.
             A plain operation is a Redis command (HSET key f v ...). A guarded one starts with
             IF_EXISTS or IF_NOT_EXISTS and a key: the rest runs only if that key exists (or not).
-  ARGV[4]   bounded sums, one JSON array of strings: key, field, increment for each; applied as
-            HINCRBY before the writes, only if every resulting value stays within +-(2^53 - 1)
+  ARGV[4]   bounded sums, one JSON array of strings: key, field, increment, add ('1' or '0') for
+            each. Every one is checked first: the value plus the increment must stay within
+            +-(2^53 - 1). Then those with add '1' are applied as HINCRBY, before the writes; those
+            with '0' are only checked (a guarded HINCRBY of the writes may add them)
   ARGV[5]   the slice's event ids, one JSON array of strings ('[]': no de-duplication)
   ARGV[6]   the time (epoch ms) the ids are kept under; ARGV[7] ids older than this are dropped
+  ARGV[8]   optional: a floor key (also among KEYS[3..]) holding a number that only grows; ARGV[9]
+            the floor the slice was built with ('' for none). When the key holds more, the slice
+            was built on a stale floor (analytics: the finality frontier) and is refused
 
   Returns, with nothing written unless the answer is 1:
     { 1, last }           applied
@@ -29,10 +34,18 @@
     { 2, i1, i2, ... }    the ids at these 1-based positions of ARGV[5] were applied before
     { 3, i, v1, v2, ... } the i-th bounded sum (1-based) would leave the safe-integer range;
                           v1… are the current values of every bounded sum, in ARGV[4]'s order
+    { 4, floor }          the floor key holds `floor`, above ARGV[9]: build the slice again on it
 ]]
 local stored = redis.call('GET', KEYS[1])
 if (stored or '') ~= ARGV[1] then
   return { 0, stored or '' }
+end
+
+if ARGV[8] ~= nil and ARGV[8] ~= '' then
+  local floor = redis.call('GET', ARGV[8])
+  if floor and (ARGV[9] == '' or tonumber(floor) > tonumber(ARGV[9])) then
+    return { 4, floor }
+  end
 end
 
 local ids = cjson.decode(ARGV[5])
@@ -54,25 +67,31 @@ if #ids > 0 then
 end
 
 local sums = cjson.decode(ARGV[4])
--- Every operand is a safe integer, so a double sum is exact or lands past the bound. When one sum
--- would pass it, the answer carries every sum's current value: the consumer then decides, record
--- by record in offset order, which ones fit.
+-- Every operand is a safe integer, so a double sum is exact or lands past the bound. Sums of one
+-- field add up (several records' amounts, checked or added, may go to one user's total). When one
+-- would pass the bound, the answer carries every sum's current value: the consumer then decides,
+-- record by record in offset order, which ones fit.
 local LIMIT = 9007199254740991
 local current = {}
+local running = {}
 local over = nil
-for s = 1, #sums, 3 do
+for s = 1, #sums, 4 do
+  local field = sums[s] .. '\0' .. sums[s + 1]
   local value = redis.call('HGET', sums[s], sums[s + 1]) or '0'
-  local total = (tonumber(value) or (LIMIT + 1)) + tonumber(sums[s + 2])
+  local total = (running[field] or tonumber(value) or (LIMIT + 1)) + tonumber(sums[s + 2])
+  running[field] = total
   current[#current + 1] = value
   if over == nil and (total > LIMIT or total < -LIMIT) then
-    over = (s + 2) / 3
+    over = (s + 3) / 4
   end
 end
 if over ~= nil then
   return { 3, over, unpack(current) }
 end
-for s = 1, #sums, 3 do
-  redis.call('HINCRBY', sums[s], sums[s + 1], sums[s + 2])
+for s = 1, #sums, 4 do
+  if sums[s + 3] == '1' then
+    redis.call('HINCRBY', sums[s], sums[s + 1], sums[s + 2])
+  end
 end
 
 local words = cjson.decode(ARGV[3])

@@ -125,6 +125,8 @@ function placed(d: OrderPlaced, w: WriteBatch, k: PartitionKeys): void {
   const totals = orderKeys.totals(k, d.userId);
   const items = d.items.map(({ sku, quantity, unitPrice }) => ({ sku, quantity, unitPrice }));
   const itemCount = items.reduce((n, i) => n + i.quantity, 0);
+  // The totals' amounts can never overflow Redis's integers: checked as if each were added.
+  w.bound(totals, `placedAmount:${d.currency}`, d.totalAmount);
   w.ifExists(order, 'HINCRBY', orderKeys.stats(k), 'duplicatePlacements', 1);
   when(w, k, { missing: [order] }, [
     ['ZADD', orderKeys.userOrders(k, d.userId), d.occurredAt, d.orderId],
@@ -143,6 +145,7 @@ function paid(d: OrderPaid, offset: string, w: WriteBatch, k: PartitionKeys): vo
   const cancelled = orderKeys.cancelled(k, d.orderId);
   const totals = orderKeys.totals(k, d.userId);
   const stats = orderKeys.stats(k);
+  w.bound(totals, `paidAmount:${d.currency}`, d.amount);
   w.ifNotExists(order, 'HINCRBY', stats, 'orphanPayments', 1);
   w.ifExists(marker, 'HINCRBY', stats, 'duplicatePayments', 1);
   // The cancellation marker implies the order exists.
@@ -164,6 +167,7 @@ function cancelled(d: OrderCancelled, offset: string, w: WriteBatch, k: Partitio
   const stats = orderKeys.stats(k);
   w.ifNotExists(order, 'HINCRBY', stats, 'orphanCancels', 1);
   w.ifExists(marker, 'HINCRBY', stats, 'duplicateCancels', 1);
+  if (d.refundAmount > 0) w.bound(totals, `refundedAmount:${d.currency}`, d.refundAmount);
   const refund: Op[] =
     d.refundAmount > 0 ? [['HINCRBY', totals, `refundedAmount:${d.currency}`, d.refundAmount]] : [];
   when(w, k, { exists: [order], missing: [marker] }, [

@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import type { Admin } from 'kafkajs';
 import type { TributaryConfig } from '../../lib/config.js';
-import { deadLetterRecord, truncateDeadLetter } from '../../lib/dead-letter.js';
+import { deadLetterRecord } from '../../lib/dead-letter.js';
 import type {
   BatchContext,
   EngineConsumer,
@@ -33,6 +33,7 @@ import { createSchemaRegistryClient } from '../../schemas/registry.js';
 import { ProjectionKeys, progressKey, type PartitionKeys } from '../../lib/redis-keys.js';
 import { OffsetFence, WriteBatch, refuseOutOfRange } from '../offset-fence.js';
 import type { ConsumerMetrics } from './consumer-metrics.js';
+import { OutputProducer } from './outputs.js';
 import type { AppliedRecord, BatchOutcome, PeriodicContext, Projection } from './types.js';
 
 export interface RuntimeOptions {
@@ -66,20 +67,6 @@ const MAX_DEFAULT_CONCURRENCY = 32;
 
 /** Most records applied by one fenced script (see `onBatch`). */
 const MAX_RECORDS_PER_APPLY = 500;
-
-/** Failed attempts to produce to a topic before it counts as blocked (see `produce`). */
-const OUTPUT_ALERT_ATTEMPTS = 5;
-/** How often a blocked output is logged as an error. */
-const OUTPUT_ALERT_INTERVAL_MS = 60_000;
-/** Value sizes a dead letter too large for its topic is cut to, on the first and later refusals. */
-const TRUNCATED_VALUE_BYTES = [256 * 1024, 16 * 1024] as const;
-const DLQ_SUFFIX = '.dlq';
-
-/** The broker (or librdkafka) refused a record as larger than the topic allows. */
-function isTooLarge(err: unknown): boolean {
-  const e = err as { type?: unknown; code?: unknown; message?: unknown };
-  return /MESSAGE_TOO_LARGE|MSG_SIZE_TOO_LARGE|too large/i.test(`${String(e.type)} ${String(e.message)}`);
-}
 
 export interface RuntimeStats {
   consumed: number;
@@ -138,6 +125,11 @@ export class ConsumerRuntime {
    * once the partition was read in this assignment; the fence applies a slice only if it is so.
    */
   private readonly expected = new Map<string, string | undefined>();
+  /**
+   * Partitions sought back to Redis's offset outside a batch (Redis lost writes while they had
+   * nothing new to fence): their next batch starts there and first re-reads what is stored.
+   */
+  private readonly reread = new Set<string>();
   private readonly handlerFailures = new Map<string, number>();
   private stopping = false;
   /** Partitions whose projection state was restored in this assignment (`Projection.restore`). */
@@ -145,9 +137,10 @@ export class ConsumerRuntime {
   /** Partition batches in hand, for `PeriodicContext.drain`. */
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly stopped = new AbortController();
-  /** Outputs that could not be produced for a while (see `produce`). */
-  private readonly blocked = new Map<string, { reason: string; since: number; loggedAt: number }>();
   private periodicLoop: Promise<void> | undefined;
+  private verifyLoop: Promise<void> | undefined;
+  /** Dead letters and side outputs (see outputs.ts). */
+  private readonly outputs: OutputProducer;
 
   private constructor(
     private readonly options: RuntimeOptions,
@@ -161,7 +154,16 @@ export class ConsumerRuntime {
     readonly groupId: string,
     private readonly codec: EventCodec,
     private readonly deadLetters: EngineProducer,
-  ) {}
+  ) {
+    this.outputs = new OutputProducer({
+      producer: deadLetters,
+      log,
+      groupId,
+      metrics: options.metrics,
+      backoff: (attempt) => this.backoff(attempt),
+      stopping: () => this.stopping,
+    });
+  }
 
   /** Connects, joins the group and starts consuming. Resolves once the group is joined. */
   static async start(options: RuntimeOptions): Promise<ConsumerRuntime> {
@@ -213,6 +215,7 @@ export class ConsumerRuntime {
     );
     await runtime.run();
     runtime.startPeriodic();
+    runtime.startVerifying();
     return runtime;
   }
 
@@ -229,6 +232,7 @@ export class ConsumerRuntime {
           for (const { topic, partition } of partitions) {
             this.expected.delete(`${topic}:${partition}`);
             this.restored.delete(`${topic}:${partition}`);
+            this.reread.delete(`${topic}:${partition}`);
           }
         },
       },
@@ -284,6 +288,56 @@ export class ConsumerRuntime {
     return batch;
   }
 
+  /**
+   * Checks, after every reconnection to Redis and every `verifyIntervalMs`, that Redis still holds
+   * what this consumer applied. The fence finds a loss when the next slice of a partition comes;
+   * a partition with nothing new to apply would never show it, and its lost records would stay
+   * lost. A partition found behind is sought back to Redis's offset + 1 and re-read there.
+   */
+  private startVerifying(): void {
+    const intervalMs = this.options.config.consumer.verifyIntervalMs;
+    let wake: (() => void) | undefined;
+    let connections = this.redis.status === 'ready' ? 1 : 0;
+    this.redis.on('ready', () => {
+      if (++connections > 1) wake?.();
+    });
+    this.verifyLoop = (async () => {
+      while (!this.stopping) {
+        const woken = new Promise<void>((resolve) => (wake = resolve));
+        const timer = sleep(intervalMs, undefined, { signal: this.stopped.signal }).catch(() => undefined);
+        await Promise.race([timer, woken]);
+        wake = undefined;
+        if (this.stopping) return;
+        try {
+          await this.verifyStored();
+        } catch (err) {
+          this.log.debug({ err: (err as Error).message }, 'stored offsets not verified; tried again later');
+        }
+      }
+    })();
+  }
+
+  /** One check of {@link startVerifying}. */
+  private async verifyStored(): Promise<void> {
+    for (const [tp, expected] of [...this.expected]) {
+      if (expected === undefined || this.reread.has(tp)) continue;
+      const cut = tp.lastIndexOf(':');
+      const topic = tp.slice(0, cut);
+      const partition = Number(tp.slice(cut + 1));
+      // Read after `expected` was taken: what Redis stores only grows, but by a loss.
+      const stored = await this.fence.stored(this.keys.partition(this.version, topic, partition));
+      if (stored !== undefined && BigInt(stored) >= BigInt(expected)) continue;
+      if (this.expected.get(tp) !== expected) continue; // revoked, or moved on meanwhile
+      const { start } = await this.position(topic, partition);
+      if (this.expected.get(tp) !== expected) continue;
+      this.reread.add(tp);
+      this.countBehind(topic, partition, expected, stored, start);
+      this.options.projection.reset?.();
+      this.restored.clear();
+      this.consumer.seek(topic, partition, String(start));
+    }
+  }
+
   /** Runs the projection's periodic task, if it has one, until {@link stop}. */
   private startPeriodic(): void {
     const task = this.options.projection.periodic;
@@ -321,7 +375,7 @@ export class ConsumerRuntime {
     this.stopping = true;
     this.stopped.abort();
     await this.consumer.disconnect();
-    await this.periodicLoop;
+    await Promise.all([this.periodicLoop, this.verifyLoop]);
     await Promise.allSettled([this.admin.disconnect(), this.deadLetters.disconnect()]);
     this.redis.disconnect();
     this.log.info(this.stats, 'consumer stopped');
@@ -344,7 +398,7 @@ export class ConsumerRuntime {
     const { topic, partition } = batch;
     const tp = `${topic}:${partition}`;
     if (batch.records.length === 0) return;
-    if (!this.expected.has(tp)) {
+    if (!this.expected.has(tp) || this.reread.delete(tp)) {
       const { stored } = await this.withRetry('read stored offset', ctx.heartbeat, () =>
         this.position(topic, partition),
       );
@@ -421,6 +475,7 @@ export class ConsumerRuntime {
           ids: built.ids,
           idsTime: built.idsTime,
           forgetBefore: built.idsTime - this.options.config.consumer.dedupHorizonMs,
+          floor: built.outcome?.floor,
         }),
       );
       switch (result.kind) {
@@ -445,6 +500,16 @@ export class ConsumerRuntime {
           if (refused.size === 0) throw new Error('the fence refused a sum that no record makes too large');
           break;
         }
+        case 'floor':
+          // Built on a floor that moved on meanwhile (analytics: a window became final): build
+          // the slice again on the floor Redis holds.
+          if (!built.outcome?.onFloorRaised) throw new Error('the fence refused a floor nobody raises');
+          built.outcome.onFloorRaised(result.floor);
+          this.log.debug(
+            { topic, partition, floor: result.floor },
+            'slice built on a stale floor: built again',
+          );
+          break;
         case 'moved': {
           this.restored.delete(tp);
           const stored = result.stored === undefined ? -1n : BigInt(result.stored);
@@ -619,7 +684,7 @@ export class ConsumerRuntime {
     const dead = built.dead.filter((d) => !skip.sentDeadLetters.has(d.offset));
     if (dead.length > 0) {
       const dlq = `${topic}.dlq`;
-      await this.produce(
+      await this.outputs.send(
         dlq,
         dead.map((d) => d.record),
         heartbeat,
@@ -628,7 +693,7 @@ export class ConsumerRuntime {
       this.log.warn({ topic, count: dead.length }, 'records dead-lettered');
     }
     for (const side of built.outcome?.sideOutputs ?? []) {
-      if (side.records.length > 0) await this.produce(side.topic, side.records, heartbeat);
+      if (side.records.length > 0) await this.outputs.send(side.topic, side.records, heartbeat);
     }
   }
 
@@ -689,56 +754,7 @@ export class ConsumerRuntime {
 
   /** Topics this runtime has failed to produce to for a while, with the last reason (for `/readyz`). */
   blockedOutputs(): { topic: string; reason: string; since: string }[] {
-    return [...this.blocked].map(([topic, b]) => ({
-      topic,
-      reason: b.reason,
-      since: new Date(b.since).toISOString(),
-    }));
-  }
-
-  /**
-   * Produces dead letters or side outputs, retrying until the broker takes them: nothing is
-   * dropped, so the partition waits. After {@link OUTPUT_ALERT_ATTEMPTS} failures the topic
-   * counts as blocked (`/readyz` says so) and an error naming it and the reason is logged once a
-   * minute. A dead letter too large for its topic keeps its headers and a truncated value,
-   * marked `dlq-truncated`.
-   */
-  private async produce(
-    topic: string,
-    records: readonly OutgoingRecord[],
-    heartbeat: () => Promise<void>,
-  ): Promise<void> {
-    let batch = records;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.deadLetters.send(topic, batch);
-        if (this.blocked.delete(topic)) this.log.info({ topic }, 'output produced again');
-        return;
-      } catch (err) {
-        if (this.stopping && attempt > 3) throw err;
-        const reason = (err as Error).message;
-        if (topic.endsWith(DLQ_SUFFIX) && isTooLarge(err)) {
-          batch = batch.map((r) => truncateDeadLetter(r, TRUNCATED_VALUE_BYTES[Math.min(attempt, 2) - 1]!));
-          this.log.warn({ topic, reason }, 'dead letters too large for their topic: values truncated');
-        }
-        this.options.metrics?.retried.inc({ group: this.groupId, kind: 'infrastructure' });
-        const now = Date.now();
-        const known = this.blocked.get(topic);
-        if (attempt < OUTPUT_ALERT_ATTEMPTS) {
-          this.log.warn({ topic, attempt, err: reason }, 'could not produce; retrying');
-        } else if (!known || now - known.loggedAt >= OUTPUT_ALERT_INTERVAL_MS) {
-          this.blocked.set(topic, { reason, since: known?.since ?? now, loggedAt: now });
-          this.log.error(
-            { topic, attempts: attempt, err: reason },
-            'cannot produce to this topic: the partition waits (nothing is dropped) until it can',
-          );
-        } else {
-          known.reason = reason;
-        }
-        await sleep(this.backoff(attempt));
-        await heartbeat().catch(() => undefined);
-      }
-    }
+    return this.outputs.blocked();
   }
 
   /** Retries an infrastructure call (Redis, broker, registry) with backoff until it works or we stop. */

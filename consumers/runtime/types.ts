@@ -6,7 +6,7 @@ import type { EngineProducer, OutgoingRecord } from '../../lib/engine.js';
 import type { Logger } from '../../lib/logger.js';
 import type { TopicName, TributaryEvent } from '../../schemas/catalog.js';
 import type { PartitionKeys, ProjectionKeys } from '../keys.js';
-import type { WriteBatch } from '../offset-fence.js';
+import type { SliceFloor, WriteBatch } from '../offset-fence.js';
 import type { ConsumerMetrics } from './consumer-metrics.js';
 
 /** A decoded event with where it came from. */
@@ -89,6 +89,13 @@ export interface BatchOutcome {
   readonly sideOutputs?: readonly SideOutput[];
   /** Called once the fence applied the batch (not when it dropped it as applied before). */
   readonly onApplied?: () => void;
+  /**
+   * The floor the batch was built with: the fence refuses the batch if the floor moved on since
+   * (see `SliceFloor`); the runtime then calls `onFloorRaised` with the floor Redis holds and
+   * builds the batch again (its side outputs are produced again: at least once).
+   */
+  readonly floor?: SliceFloor;
+  readonly onFloorRaised?: (floor: number) => void;
 }
 
 /** A task run every `intervalMs` (after the previous run finished) until the runtime stops. */

@@ -5,6 +5,12 @@
  * per-type and per-currency hashes, PFCOUNT over the partitions' HyperLogLogs (the union's
  * cardinality), ZUNION of the page sorted sets. Key names come from lib/redis-keys.ts.
  *
+ * Sums are merged as BigInt, parsed from Redis's replies without passing through a JS number: each
+ * partition's stored sum is bounded to a safe integer on the write side (consumers/offset-fence.ts),
+ * but a sum over partitions and windows is not (three partitions of 9e15 minor units pass 2^53).
+ * Revenue therefore leaves here as a decimal integer string ({@link IntegerString}), exact at any
+ * size; counts stay numbers, and a merged count past 2^53 − 1 is an error, never a rounded number.
+ *
  * What to read is described by the group itself: its finalizer stores the layout (window sizes,
  * grace, partitions per topic) in the version's meta hash, so a reader needs neither the consumer's
  * configuration nor Kafka. Until the group has run, reads return nothing.
@@ -67,6 +73,14 @@ export interface PageViews {
   readonly views: number;
 }
 
+/**
+ * An integer as a decimal string (`"27000000000000000"`, `"-5"`): how revenue leaves the readers,
+ * and so the HTTP API, the live stream and the CLI's `--json`. A JSON number is exact only up to
+ * 2^53 − 1 in most parsers (JavaScript's among them); a string is exact at any size, and keeping it
+ * a string at every size means a client cannot work in tests and break on the first large total.
+ */
+export type IntegerString = string;
+
 /** Aggregates over some span of event time, merged over every partition. */
 export interface AnalyticsAggregates {
   /** Events per event type (late events excluded). */
@@ -74,8 +88,8 @@ export interface AnalyticsAggregates {
   readonly totalEvents: number;
   /** Distinct user ids (session ids for anonymous page views): a HyperLogLog estimate, ~0.8% error. */
   readonly uniqueUsers: number;
-  /** `OrderPaid` amounts per ISO 4217 currency, in minor units. */
-  readonly revenue: Readonly<Record<string, number>>;
+  /** `OrderPaid` amounts per ISO 4217 currency, in minor units, exact ({@link IntegerString}). */
+  readonly revenue: Readonly<Record<string, IntegerString>>;
   readonly orders: { readonly placed: number; readonly paid: number };
   /** Most viewed pages, most views first, ties by path. */
   readonly topPages: readonly PageViews[];
@@ -196,34 +210,69 @@ function idOf(w: WindowRef): string {
   return analyticsWindowId(w.kind, w.sizeMs, w.advanceMs, w.start);
 }
 
-/** Adds `hash`'s counters into the merged totals. */
-function addSums(into: Map<string, number>, hash: Record<string, string>): void {
-  for (const [field, value] of Object.entries(hash)) into.set(field, (into.get(field) ?? 0) + Number(value));
+const INTEGER_REPLY = /^-?[0-9]+$/;
+
+/**
+ * A Redis integer reply (an HGETALL value written by HINCRBY) as a BigInt, never through a JS
+ * number. Strict: `BigInt('')` is 0 and `BigInt('0x1f')` is 31, neither of which Redis writes.
+ *
+ * @throws RangeError naming `what` for anything but a decimal integer.
+ */
+export function parseRedisInteger(reply: string, what: string): bigint {
+  if (!INTEGER_REPLY.test(reply))
+    throw new RangeError(`${what}: not an integer in Redis: ${JSON.stringify(reply)}`);
+  return BigInt(reply);
 }
 
-function aggregates(
-  sums: Map<string, number>,
+/** `n` as a number when that is exact. @throws RangeError naming `what` past 2^53 − 1. */
+export function exactNumber(n: bigint, what: string): number {
+  if (n > BigInt(Number.MAX_SAFE_INTEGER) || n < BigInt(Number.MIN_SAFE_INTEGER)) {
+    throw new RangeError(`${what}: ${n} is past 2^53 - 1 and cannot be a number without rounding`);
+  }
+  return Number(n);
+}
+
+/**
+ * Merges per-partition (and per-window) counter hashes, `field → integer reply`, into one sum per
+ * field, exactly: BigInt addition, whatever the number of partials and their size.
+ */
+export function mergeSums(hashes: Iterable<Readonly<Record<string, string>>>): Map<string, bigint> {
+  const into = new Map<string, bigint>();
+  for (const hash of hashes) {
+    for (const [field, value] of Object.entries(hash)) {
+      into.set(field, (into.get(field) ?? 0n) + parseRedisInteger(value, field));
+    }
+  }
+  return into;
+}
+
+/**
+ * The aggregates of merged sums ({@link mergeSums}): revenue as exact {@link IntegerString}s,
+ * counts as numbers (checked: a count past 2^53 − 1 throws rather than rounds).
+ */
+export function aggregatesOf(
+  sums: ReadonlyMap<string, bigint>,
   uniqueUsers: number,
-  pages: string[],
+  pages: readonly string[],
   topN: number,
 ): AnalyticsAggregates {
   const events: Record<string, number> = {};
-  const revenue: Record<string, number> = {};
-  let totalEvents = 0;
+  const revenue: Record<string, IntegerString> = {};
+  let totalEvents = 0n;
   for (const [field, n] of sums) {
     const colon = field.indexOf(':');
     const [kind, name] = [field.slice(0, colon), field.slice(colon + 1)];
     if (kind === 'event') {
-      events[name] = n;
+      events[name] = exactNumber(n, field);
       totalEvents += n;
-    } else if (kind === 'revenue') revenue[name] = n;
+    } else if (kind === 'revenue') revenue[name] = n.toString();
   }
   const all: PageViews[] = [];
   for (let i = 0; i < pages.length; i += 2) all.push({ path: pages[i]!, views: Number(pages[i + 1]) });
   all.sort((a, b) => b.views - a.views || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return {
     events,
-    totalEvents,
+    totalEvents: exactNumber(totalEvents, 'totalEvents'),
     uniqueUsers,
     revenue,
     orders: { placed: events.OrderPlaced ?? 0, paid: events.OrderPaid ?? 0 },
@@ -260,8 +309,7 @@ export async function readWindowValues(
   const out = replies(await pipe.exec());
   const per = parts.length + 2;
   return windows.map((w, i) => {
-    const sums = new Map<string, number>();
-    for (let p = 0; p < parts.length; p++) addSums(sums, out[i * per + p] as Record<string, string>);
+    const sums = mergeSums(out.slice(i * per, i * per + parts.length) as Record<string, string>[]);
     const unique = Number(out[i * per + parts.length]);
     const pages = out[i * per + parts.length + 1] as string[];
     const end = w.start + w.sizeMs;
@@ -273,7 +321,7 @@ export async function readWindowValues(
       start: w.start,
       end,
       final: view.frontier !== null && view.frontier >= end + view.graceMs,
-      ...aggregates(sums, unique, pages, topN),
+      ...aggregatesOf(sums, unique, pages, topN),
     };
   });
 }
@@ -341,13 +389,12 @@ export async function readAnalyticsTotals(
   const pageKeys = ids.flatMap((id) => parts.map((k) => analyticsKeys.pages(k, id)));
   pipe.zunion(pageKeys.length, ...pageKeys, 'WITHSCORES');
   const out = replies(await pipe.exec());
-  const sums = new Map<string, number>();
-  for (let i = 0; i < ids.length * parts.length; i++) addSums(sums, out[i] as Record<string, string>);
+  const sums = mergeSums(out.slice(0, ids.length * parts.length) as Record<string, string>[]);
   const unique = Number(out[ids.length * parts.length]);
   const pages = out[ids.length * parts.length + 1] as string[];
   const to = last.start + last.sizeMs;
   return {
-    ...aggregates(sums, unique, pages, query.topN ?? view.topN),
+    ...aggregatesOf(sums, unique, pages, query.topN ?? view.topN),
     from: first.start,
     to,
     final: view.frontier !== null && view.frontier >= to + view.graceMs,
@@ -359,13 +406,13 @@ export async function readAnalyticsTotals(
  * closed for their partition (they are also on the `analytics.late-events` topic).
  */
 export async function readLateCounts(source: AnalyticsSource): Promise<Record<AnalyticsWindowKind, number>> {
-  const counts: Record<AnalyticsWindowKind, number> = { tumbling: 0, hopping: 0 };
   const view = await readAnalyticsView(source);
-  if (!view) return counts;
+  if (!view) return { tumbling: 0, hopping: 0 };
   const pipe = source.redis.pipeline();
   for (const k of layoutPartitions(source.keyPrefix, view.version, view)) pipe.hgetall(analyticsKeys.late(k));
-  for (const hash of replies(await pipe.exec()) as Record<string, string>[]) {
-    for (const kind of ['tumbling', 'hopping'] as const) counts[kind] += Number(hash[kind] ?? 0);
-  }
-  return counts;
+  const late = mergeSums(replies(await pipe.exec()) as Record<string, string>[]);
+  return {
+    tumbling: exactNumber(late.get('tumbling') ?? 0n, 'late tumbling'),
+    hopping: exactNumber(late.get('hopping') ?? 0n, 'late hopping'),
+  };
 }

@@ -5,7 +5,16 @@
  */
 import { generateEvents } from '../../producers/generator.js';
 import type { TributaryEvent } from '../../schemas/catalog.js';
-import { analyticsOracle, type AnalyticsOracle } from './analytics-oracle.js';
+import type { Redis } from 'ioredis';
+import { expect } from 'vitest';
+import { readAnalyticsWindows, readLateCounts } from '../../lib/read-models/analytics.js';
+import {
+  analyticsOracle,
+  hllEstimate,
+  topPages,
+  type AnalyticsOracle,
+  type OracleSettings,
+} from './analytics-oracle.js';
 
 /** Event time of the first generated event. */
 export const T0 = Date.UTC(2026, 0, 1);
@@ -50,8 +59,10 @@ export function analyticsTestOracle(
   events: readonly TributaryEvent[],
   topicPrefix: string,
   partitions: number,
+  extra: Pick<OracleSettings, 'aheadOf'> = {},
 ): AnalyticsOracle {
   return analyticsOracle(events, {
+    ...extra,
     topicPrefix,
     partitions,
     tumblingMs: 1000,
@@ -60,4 +71,30 @@ export function analyticsTestOracle(
     allowedLatenessMs: 500,
     graceMs: 500,
   });
+}
+
+/**
+ * Asserts that every window of both kinds starting in `span` equals the oracle's (counts, revenue,
+ * top pages, the HyperLogLog estimate of its visitors), that every oracle window is there, and
+ * that the late counts agree.
+ */
+export async function expectWindowsAsOracle(
+  source: { readonly redis: Redis; readonly keyPrefix: string },
+  oracle: AnalyticsOracle,
+  span: { readonly from: number; readonly to: number },
+): Promise<void> {
+  let compared = 0;
+  for (const kind of ['tumbling', 'hopping'] as const) {
+    for (const w of await readAnalyticsWindows(source, { kind, ...span })) {
+      const o = oracle.windows.get(w.id);
+      expect(w.events, w.id).toEqual(o?.events ?? {});
+      expect(w.revenue, w.id).toEqual(o?.revenue ?? {});
+      expect(w.topPages, w.id).toEqual(topPages(o?.pages ?? new Map(), TOP_N));
+      const visitors = await hllEstimate(source.redis, `${source.keyPrefix}oracle-hll`, o?.visitors ?? []);
+      expect(w.uniqueUsers, w.id).toBe(visitors);
+      if (w.totalEvents > 0) compared++;
+    }
+  }
+  expect(compared, 'windows with data').toBe(oracle.windows.size);
+  expect(await readLateCounts(source)).toEqual(oracle.lateByKind);
 }

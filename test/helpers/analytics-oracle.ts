@@ -18,6 +18,11 @@ export interface OracleSettings {
   readonly hoppingAdvanceMs: number;
   readonly allowedLatenessMs: number;
   readonly graceMs: number;
+  /**
+   * Event times past this (epoch ms) are a clock's fault: late for every window of theirs, and
+   * they never move a watermark. Default: none.
+   */
+  readonly aheadOf?: number;
 }
 
 export interface OracleWindow {
@@ -27,7 +32,8 @@ export interface OracleWindow {
   readonly end: number;
   readonly events: Record<string, number>;
   readonly visitors: Set<string>;
-  readonly revenue: Record<string, number>;
+  /** Minor units per currency, summed as BigInt, as decimal strings (the readers' representation). */
+  readonly revenue: Record<string, string>;
   readonly pages: Map<string, number>;
 }
 
@@ -42,6 +48,13 @@ export interface AnalyticsOracle {
   readonly finalFrontier: number;
   /** Ids of the windows with data that are final at {@link finalFrontier}, oldest end first. */
   readonly finalWindows: string[];
+  /**
+   * Payments refused because one of their window's revenue, in their partition, would pass
+   * 2^53 − 1 (checked in publish order per partition): dead letters, counted nowhere.
+   */
+  readonly refused: Set<string>;
+  /** Revenue per `<topic>:<partition>|<window id>|<currency>`, exact, of the payments applied. */
+  readonly partitionRevenue: Map<string, bigint>;
 }
 
 const partitioner = Partitioners.DefaultPartitioner();
@@ -70,6 +83,8 @@ export function analyticsOracle(events: readonly TributaryEvent[], o: OracleSett
   const windows = new Map<string, OracleWindow>();
   const late = new Map<string, string[]>();
   const lateByKind = { tumbling: 0, hopping: 0 };
+  const refusedPayments = new Set<string>();
+  const partitionRevenue = new Map<string, bigint>();
   const kinds = [
     { kind: 'tumbling' as const, size: o.tumblingMs, advance: o.tumblingMs },
     { kind: 'hopping' as const, size: o.hoppingSizeMs, advance: o.hoppingAdvanceMs },
@@ -77,44 +92,52 @@ export function analyticsOracle(events: readonly TributaryEvent[], o: OracleSett
   for (const e of events) {
     const tp = `${eventCatalog[e.type].topic}:${partitionFor(eventKey(e), o.partitions)}`;
     const t = e.data.occurredAt;
-    const max = Math.max(maxByPartition.get(tp) ?? -Infinity, t);
-    maxByPartition.set(tp, max);
+    const ahead = o.aheadOf !== undefined && t > o.aheadOf;
+    const max = ahead
+      ? (maxByPartition.get(tp) ?? -Infinity)
+      : Math.max(maxByPartition.get(tp) ?? -Infinity, t);
     const watermark = max - o.allowedLatenessMs;
     const refused: string[] = [];
+    const open: { kind: 'tumbling' | 'hopping'; id: string; start: number; end: number }[] = [];
+    const lateKinds = new Set<'tumbling' | 'hopping'>();
     for (const { kind, size, advance } of kinds) {
-      let refusedHere = false;
       for (const start of startsContaining(t, size, advance)) {
         const id = `${kind}:${size}:${advance}:${start}`;
-        if (watermark >= start + size + o.graceMs) {
+        if (ahead || watermark >= start + size + o.graceMs) {
           refused.push(id);
-          refusedHere = true;
-          continue;
-        }
-        let w = windows.get(id);
-        if (!w) {
-          w = {
-            id,
-            kind,
-            start,
-            end: start + size,
-            events: {},
-            visitors: new Set(),
-            revenue: {},
-            pages: new Map(),
-          };
-          windows.set(id, w);
-        }
-        w.events[e.type] = (w.events[e.type] ?? 0) + 1;
-        if (e.type === 'PageViewed') {
-          w.visitors.add(e.data.userId ?? `session:${e.data.sessionId}`);
-          w.pages.set(e.data.path, (w.pages.get(e.data.path) ?? 0) + 1);
-        } else {
-          w.visitors.add(e.data.userId);
-        }
-        if (e.type === 'OrderPaid')
-          w.revenue[e.data.currency] = (w.revenue[e.data.currency] ?? 0) + e.data.amount;
+          lateKinds.add(kind);
+        } else open.push({ kind, id, start, end: start + size });
       }
-      if (refusedHere) lateByKind[kind]++;
+    }
+    if (e.type === 'OrderPaid') {
+      const amount = BigInt(e.data.amount);
+      const keys = open.map((w) => `${tp}|${w.id}|${e.data.currency}`);
+      if (keys.some((k) => (partitionRevenue.get(k) ?? 0n) + amount > BigInt(Number.MAX_SAFE_INTEGER))) {
+        // A dead letter: nothing of it counts, not even its lateness or its event time.
+        refusedPayments.add(e.data.eventId);
+        continue;
+      }
+      for (const k of keys) partitionRevenue.set(k, (partitionRevenue.get(k) ?? 0n) + amount);
+    }
+    maxByPartition.set(tp, max);
+    for (const kind of lateKinds) lateByKind[kind]++;
+    for (const { kind, id, start, end } of open) {
+      let w = windows.get(id);
+      if (!w) {
+        w = { id, kind, start, end, events: {}, visitors: new Set(), revenue: {}, pages: new Map() };
+        windows.set(id, w);
+      }
+      w.events[e.type] = (w.events[e.type] ?? 0) + 1;
+      if (e.type === 'PageViewed') {
+        w.visitors.add(e.data.userId ?? `session:${e.data.sessionId}`);
+        w.pages.set(e.data.path, (w.pages.get(e.data.path) ?? 0) + 1);
+      } else {
+        w.visitors.add(e.data.userId);
+      }
+      if (e.type === 'OrderPaid') {
+        const sum = BigInt(w.revenue[e.data.currency] ?? 0) + BigInt(e.data.amount);
+        w.revenue[e.data.currency] = sum.toString();
+      }
     }
     if (refused.length > 0) late.set(e.data.eventId, refused);
   }
@@ -123,7 +146,27 @@ export function analyticsOracle(events: readonly TributaryEvent[], o: OracleSett
     .filter((w) => w.end + o.graceMs <= finalFrontier)
     .sort((a, b) => a.end - b.end || a.start - b.start || (a.id < b.id ? -1 : 1))
     .map((w) => w.id);
-  return { windows, late, lateByKind, finalFrontier, finalWindows };
+  return {
+    windows,
+    late,
+    lateByKind,
+    finalFrontier,
+    finalWindows,
+    refused: refusedPayments,
+    partitionRevenue,
+  };
+}
+
+/** Per-currency amounts (numbers or decimal strings) added up as BigInt, as decimal strings. */
+export function addAmounts(
+  parts: Iterable<Readonly<Record<string, string | number>>>,
+): Record<string, string> {
+  const sums = new Map<string, bigint>();
+  for (const part of parts) {
+    for (const [currency, n] of Object.entries(part))
+      sums.set(currency, (sums.get(currency) ?? 0n) + BigInt(n));
+  }
+  return Object.fromEntries([...sums].map(([c, n]) => [c, n.toString()]));
 }
 
 /** The `n` most viewed pages of a window: most views first, ties by path. */

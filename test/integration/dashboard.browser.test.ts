@@ -16,7 +16,8 @@ import { ConsumerRuntime } from '../../consumers/runtime/consumer-runtime.js';
 import { generateEvents } from '../../producers/generator.js';
 import { DASHBOARD_ASSETS_DIR } from '../../query/dashboard/assets.js';
 import { buildDashboard } from '../../query/dashboard/build.js';
-import type { TributaryEvent } from '../../schemas/catalog.js';
+import { createEvent, type TributaryEvent } from '../../schemas/catalog.js';
+import { partitionFor } from '../helpers/analytics-oracle.js';
 import { QUERY_KEY, queryFixture, serveQuery } from '../helpers/query-fixture.js';
 import { testLogger } from '../helpers/stack.js';
 import { until } from '../helpers/until.js';
@@ -38,7 +39,7 @@ const ANALYTICS_ENV = {
 /** What the page must show for `events`, computed from the events alone. */
 function oracle(events: readonly TributaryEvent[]) {
   const visitors = new Set<string>();
-  const revenue: Record<string, number> = {};
+  const revenue = new Map<string, bigint>();
   const pages = new Map<string, number>();
   for (const e of events) {
     if (e.type === 'PageViewed') {
@@ -47,13 +48,16 @@ function oracle(events: readonly TributaryEvent[]) {
     } else {
       visitors.add(e.data.userId);
     }
-    if (e.type === 'OrderPaid') revenue[e.data.currency] = (revenue[e.data.currency] ?? 0) + e.data.amount;
+    if (e.type === 'OrderPaid') {
+      revenue.set(e.data.currency, (revenue.get(e.data.currency) ?? 0n) + BigInt(e.data.amount));
+    }
   }
   const top = [...pages].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))[0]!;
   return {
     events: events.length,
     visitors: visitors.size,
-    revenue,
+    /** Minor units per currency, summed as BigInt, as decimal strings. */
+    revenue: Object.fromEntries([...revenue].map(([c, n]) => [c, n.toString()])),
     topPage: { path: top[0], views: top[1] },
   };
 }
@@ -137,6 +141,30 @@ describe('dashboard (browser)', () => {
         count,
       ),
     ].map((g) => g.event);
+    // Revenue past 2^53: a payment of ~9e15 minor units in each partition of `orders`, all in the
+    // last window, in a currency the generator does not use; their sum is no double.
+    const last = events.at(-1)!.data.occurredAt;
+    const payers = [0, 1, 2].map((p) => {
+      for (let i = 0; ; i++) if (partitionFor(`whale-${i}`, f.partitions) === p) return `whale-${i}`;
+    });
+    const big = [9_007_199_254_740_990, 9_000_000_000_000_000, 8_999_999_999_999_999];
+    events.push(
+      ...big.map(
+        (amount, p) =>
+          createEvent(
+            'OrderPaid',
+            {
+              orderId: `whale-order-${p}`,
+              userId: payers[p]!,
+              amount,
+              currency: 'CHF',
+              paymentMethod: 'CARD',
+              paymentId: `whale-pay-${p}`,
+            },
+            last,
+          ) as TributaryEvent,
+      ),
+    );
     const first = events.slice(0, Math.floor(count * 0.7));
 
     const context = await launchBrowser();
@@ -183,6 +211,7 @@ describe('dashboard (browser)', () => {
 
     await f.publisher.publishBatch(events.slice(first.length));
     const want = oracle(events);
+    expect(want.revenue.CHF).toBe('27007199254740989');
     let shown = '';
     await until(
       async () => numberIn((shown = await text(page, 'kpi-events-value'))) === want.events,
@@ -193,11 +222,11 @@ describe('dashboard (browser)', () => {
     // Revenue: per currency, the minor units summed and shown as major units with the currency.
     for (const [currency, minor] of Object.entries(want.revenue)) {
       const item = page.locator(`[data-testid="revenue-total-${currency}"]`);
-      await until(
-        async () => (await item.getAttribute('data-minor')) === String(minor),
-        `${currency} revenue`,
-      );
-      const major = new Intl.NumberFormat('en-US', { style: 'currency', currency }).format(minor / 100);
+      await until(async () => (await item.getAttribute('data-minor')) === minor, `${currency} revenue`);
+      // Major units as an exact decimal string (every currency here has 2 minor digits).
+      const digits = minor.padStart(3, '0');
+      const exact = `${digits.slice(0, -2)}.${digits.slice(-2)}` as Intl.StringNumericLiteral;
+      const major = new Intl.NumberFormat('en-US', { style: 'currency', currency }).format(exact);
       expect(await item.locator('.amount').textContent()).toBe(major);
     }
     // Unique users: a HyperLogLog estimate, within 2% of the exact count.
@@ -216,7 +245,7 @@ describe('dashboard (browser)', () => {
     const consumer = page.locator('[data-testid="consumer-analytics"]');
     await until(
       async () =>
-        numberIn(await text(page, 'consumer-analytics-records')) === count &&
+        numberIn(await text(page, 'consumer-analytics-records')) === events.length &&
         (await text(page, 'consumer-analytics-lag')) === '0' &&
         (await consumer.getAttribute('data-health')) === 'ok',
       'analytics group healthy and caught up on the page',

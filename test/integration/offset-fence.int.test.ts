@@ -139,4 +139,67 @@ describe('offset fence', () => {
     expect((await fence.apply(keys, slice('0', '4', edge))).kind).toBe('applied');
     expect(await redis.hget(sums, 'revenue:EUR')).toBe(String(Number.MAX_SAFE_INTEGER));
   });
+
+  it('refuses a slice built on a floor lower than the one stored, before any write', async () => {
+    const { redis, prefix, keys, fence } = setup();
+    const floorKey = keys.key('frontier');
+    const counter = keys.key('n');
+    const batch = () => new WriteBatch().command('INCR', counter);
+    // No floor stored yet: any floor passes, none at all too.
+    expect(
+      await fence.apply(keys, {
+        ...slice(undefined, '1', batch()),
+        floor: { key: floorKey, builtWith: -Infinity },
+      }),
+    ).toEqual({ kind: 'applied', stored: '1' });
+    await redis.set(floorKey, '5000');
+    const before = await dump(redis, prefix);
+    for (const builtWith of [-Infinity, 4999]) {
+      const refused = await fence.apply(keys, {
+        ...slice('1', '2', batch()),
+        floor: { key: floorKey, builtWith },
+      });
+      expect(refused).toEqual({ kind: 'floor', floor: 5000 });
+    }
+    expect(await dump(redis, prefix)).toEqual(before);
+    expect(
+      await fence.apply(keys, { ...slice('1', '2', batch()), floor: { key: floorKey, builtWith: 5000 } }),
+    ).toEqual({ kind: 'applied', stored: '2' });
+    expect(await redis.get(counter)).toBe('2');
+    // A slice without a floor is not checked (projections that have none).
+    expect(await fence.apply(keys, slice('2', '3', batch()))).toEqual({ kind: 'applied', stored: '3' });
+  });
+
+  it('adds up checked amounts of one field, so a guarded HINCRBY can never overflow', async () => {
+    const { redis, prefix, keys, fence } = setup();
+    const totals = keys.key('totals');
+    const flag = keys.key('order');
+    await redis.set(flag, '1');
+    const half = 5_000_000_000_000_000; // two of them pass 2^53 - 1
+    // Each record checks its amount and adds it only if the guard holds (as the orders model does).
+    const batch = new WriteBatch();
+    for (const offset of ['7', '8', '9']) {
+      batch.current = offset;
+      batch.bound(totals, 'paidAmount:EUR', half).ifExists(flag, 'HINCRBY', totals, 'paidAmount:EUR', half);
+    }
+    const before = await dump(redis, prefix);
+    const answer = await fence.apply(keys, slice(undefined, '9', batch));
+    expect(answer).toEqual({ kind: 'bound', sum: 1, current: [0, 0, 0] });
+    expect(await dump(redis, prefix)).toEqual(before);
+    // In offset order: 7 fits, 8 and 9 do not (each would pass the bound on top of 7).
+    const records = ['7', '8', '9'].map((offset) => ({ offset }));
+    const refused = refuseOutOfRange(records, batch, [0, 0, 0]);
+    expect([...refused.keys()]).toEqual(['8', '9']);
+    expect(refused.get('8')).toBe(`paidAmount:EUR of ${totals}`);
+
+    const one = new WriteBatch();
+    one.current = '7';
+    one.bound(totals, 'paidAmount:EUR', half).ifExists(flag, 'HINCRBY', totals, 'paidAmount:EUR', half);
+    expect((await fence.apply(keys, slice(undefined, '7', one))).kind).toBe('applied');
+    expect(await redis.hget(totals, 'paidAmount:EUR')).toBe(String(half));
+    // A checked amount is not added by the check itself.
+    const check = new WriteBatch().bound(totals, 'paidAmount:EUR', 1, [{ offset: '10', amount: 1 }]);
+    expect((await fence.apply(keys, slice('7', '10', check))).kind).toBe('applied');
+    expect(await redis.hget(totals, 'paidAmount:EUR')).toBe(String(half));
+  });
 });

@@ -5,6 +5,11 @@
  */
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { ProjectionKeys } from '../../consumers/keys.js';
+import { hasCode, ErrorCodes } from '../../lib/errors.js';
+import { createKafka } from '../../lib/kafka.js';
+import { EventCodec } from '../../schemas/codec.js';
+import { createSchemaRegistryClient } from '../../schemas/registry.js';
+import { sendInTransaction } from '../helpers/transactional.js';
 import { usersProjection } from '../../consumers/projections/users.js';
 import { nextVersion, rebuildProjection } from '../../consumers/rebuild.js';
 import { LiveProjection } from '../../consumers/runtime/live-projection.js';
@@ -12,6 +17,7 @@ import { provisionTopics } from '../../infra/topics.js';
 import { generateEvents } from '../../producers/generator.js';
 import { Publisher } from '../../producers/publisher.js';
 import { until } from '../helpers/until.js';
+import { usersFixture } from '../helpers/users-fixture.js';
 import { cleanupTopics, testAdmin, testConfig, testLogger, testRedis } from '../helpers/stack.js';
 import { readUsers, usersOracle } from '../helpers/users-oracle.js';
 
@@ -83,5 +89,63 @@ describe('rebuild', () => {
     const back = await readUsers(redis, prefix, topic, 3, 'v1');
     expect(back.records).toBe(events.length);
     expect(back.users).toEqual(usersOracle(events));
+  });
+
+  it('finishes when a partition ends with transaction markers, applying committed records only', async () => {
+    const { config, redis, prefix, admin, topic } = await usersFixture({ TRIBUTARY_TOPIC_PARTITIONS: '1' });
+    const events = [...generateEvents({ seed: 9, users: 50 }, 2_000)]
+      .map((g) => g.event)
+      .filter((e) => e.type.startsWith('User'));
+    const codec = new EventCodec({
+      registry: createSchemaRegistryClient(config),
+      topicPrefix: config.topics.prefix,
+    });
+    const kafka = createKafka(config, testLogger());
+    const half = Math.floor(events.length / 2);
+    const committed = events.slice(0, half);
+    const aborted = [...generateEvents({ seed: 10, users: 20 }, 200)]
+      .map((g) => g.event)
+      .filter((e) => e.type.startsWith('User'));
+    await sendInTransaction(kafka, codec, topic, committed, 'commit');
+    await sendInTransaction(kafka, codec, topic, aborted, 'abort');
+    await sendInTransaction(kafka, codec, topic, events.slice(half), 'commit');
+    // The log ends with a commit marker: one offset more than the records before it.
+    const [end] = await admin.fetchTopicOffsets(topic);
+    expect(Number(end!.high)).toBe(events.length + aborted.length + 3);
+
+    const result = await rebuildProjection({ config, logger: testLogger(), projection: usersProjection });
+    expect(result.to).toBe('v1');
+    const built = await readUsers(redis, prefix, topic, 1, 'v1');
+    expect(built.users).toEqual(usersOracle(events));
+  });
+
+  it('runs one rebuild of a projection at a time; a crashed holder’s lock expires', async () => {
+    const { config, redis, prefix } = await usersFixture({ TRIBUTARY_TOPIC_PARTITIONS: '3' });
+    const events = [...generateEvents({ seed: 6, users: 100 }, 5_000)]
+      .map((g) => g.event)
+      .filter((e) => e.type.startsWith('User'));
+    const publisher = await Publisher.create(config, testLogger());
+    onTestFinished(() => publisher.close());
+    await publisher.publishBatch(events);
+    const keys = new ProjectionKeys(prefix, 'users');
+
+    const rebuild = () => rebuildProjection({ config, logger: testLogger(), projection: usersProjection });
+    const results = await Promise.allSettled([rebuild(), rebuild()]);
+    const done = results.filter((r) => r.status === 'fulfilled');
+    const refused = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
+    expect(done).toHaveLength(1);
+    expect(refused).toHaveLength(1);
+    expect(hasCode(refused[0], ErrorCodes.REBUILD_LOCKED)).toBe(true);
+    expect(refused[0]!.message).toMatch(/already running: held by .+:\d+ since \d{4}-\d\d-\d\dT/);
+    // The holder released its lock on exit: the next rebuild runs.
+    expect(await redis.exists(keys.rebuildLock())).toBe(0);
+    expect((await rebuild()).to).toBe('v2');
+
+    // A holder that crashed (never renews, never releases): its lock expires.
+    const crashed = { holder: 'gone-host:4242', startedAt: new Date().toISOString(), token: 'dead' };
+    await redis.set(keys.rebuildLock(), JSON.stringify(crashed), 'PX', 600);
+    await expect(rebuild()).rejects.toThrow(/held by gone-host:4242 since/);
+    await new Promise((r) => setTimeout(r, 700));
+    expect((await rebuild()).to).toBe('v3');
   });
 });

@@ -7,6 +7,7 @@ import { loadConfig } from '../../lib/config.js';
 import { ErrorCodes, hasCode } from '../../lib/errors.js';
 import { ProjectionKeys } from '../../lib/redis-keys.js';
 import { WindowResultCodec, windowResultSchema, type WindowResult } from '../../schemas/analytics-window.js';
+import { parseSchema } from '../../schemas/avro-schema.js';
 import { createEvent, type TributaryEvent } from '../../schemas/catalog.js';
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -60,7 +61,9 @@ const paid = (at: number, amount: number, currency = 'EUR') =>
 /** The batch's operations as word lists; bounded sums (applied first by the fence) as HINCRBY. */
 function ops(batch: WriteBatch): string[][] {
   const out: string[][] = [];
-  for (let i = 0; i < batch.sums.length; i += 3) out.push(['HINCRBY', ...batch.sums.slice(i, i + 3)]);
+  for (let i = 0; i < batch.sums.length; i += 4) {
+    if (batch.sums[i + 3] === '1') out.push(['HINCRBY', ...batch.sums.slice(i, i + 3)]);
+  }
   for (let i = 0; i < batch.words.length;) {
     const n = Number(batch.words[i]);
     out.push(batch.words.slice(i + 1, i + 1 + n));
@@ -214,7 +217,7 @@ describe('window result codec', () => {
     events: { PageViewed: 3, OrderPaid: 1 },
     totalEvents: 4,
     uniqueUsers: 2,
-    revenue: { EUR: 500 },
+    revenue: { EUR: '500' },
     ordersPlaced: 0,
     ordersPaid: 1,
     topPages: [{ path: '/a', views: 2 }],
@@ -240,5 +243,37 @@ describe('window result codec', () => {
     const codec = new WindowResultCodec(registry, 't.analytics.windows');
     await codec.prepare();
     expect(() => codec.encode({ ...result, totalEvents: 1.5 })).toThrow(/totalEvents/);
+  });
+
+  it('keeps revenue exact past 2^53 as decimal strings, in the plain Avro long a registry holds', async () => {
+    // The registry's writer type is the schema text parsed the ordinary way (longs as numbers).
+    const plain = parseSchema(windowResultSchema().schema);
+    const codec = new WindowResultCodec({ register: async () => 42, writerType: async () => plain }, 't.w');
+    await codec.prepare();
+    const revenue = {
+      EUR: (3n * 9_007_199_254_740_991n).toString(),
+      USD: (2n ** 63n - 1n).toString(),
+      GBP: '-5',
+      JPY: '0',
+    };
+    const big = { ...result, revenue };
+    expect((await codec.decode(codec.encode(big))).revenue).toEqual(revenue);
+    // The same bytes as a plain long: small values decode as numbers anywhere, and the wire is Avro's long.
+    const small = codec.encode({ ...result, revenue: { EUR: '9000000000000000' } });
+    expect((plain.fromBuffer(small.subarray(5)) as WindowResult).revenue).toEqual({
+      EUR: 9_000_000_000_000_000,
+    });
+    // Written by an older writer (a resolver from a plain long): still strings.
+    const type = windowResultSchema().type;
+    const old = plain.toBuffer({ ...result, revenue: { EUR: 9_000_000_000_000_000 } });
+    expect((type.fromBuffer(old, type.createResolver(plain)) as WindowResult).revenue).toEqual({
+      EUR: '9000000000000000',
+    });
+    // What cannot be a 64-bit long is refused, naming the field, never rounded or wrapped.
+    for (const bad of [500, '2e3', '007', '', (2n ** 63n).toString(), (-(2n ** 63n) - 1n).toString()]) {
+      expect(() => codec.encode({ ...result, revenue: { EUR: bad as string } }), String(bad)).toThrow(
+        /revenue\.EUR/,
+      );
+    }
   });
 });

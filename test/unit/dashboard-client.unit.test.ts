@@ -4,7 +4,7 @@
  * in major units.
  */
 import { describe, expect, it } from 'vitest';
-import { formatMoney, toMajor } from '../../query/dashboard/client/format.js';
+import { formatMoney, majorDecimal, toMajor } from '../../query/dashboard/client/format.js';
 import { currencyDigits } from '../../lib/currency.js';
 import { EventStreamParser, type SseMessage } from '../../query/dashboard/client/event-stream.js';
 
@@ -50,5 +50,17 @@ describe('dashboard money', () => {
     expect(toMajor(1500, 'JPY')).toBe(1500);
     expect(formatMoney(123456, 'EUR')).toMatch(/1,?234[.,]56/);
     expect(formatMoney(5, 'XYZ')).toContain('XYZ');
+  });
+
+  it("shows revenue past 2^53 to the last digit, from the API's decimal strings", () => {
+    expect(majorDecimal('27014398509481981', 'EUR')).toBe('270143985094819.81');
+    expect(majorDecimal('9007199254740993', 'JPY')).toBe('9007199254740993');
+    expect(majorDecimal('-5', 'BHD')).toBe('-0.005');
+    expect(majorDecimal(123456, 'EUR')).toBe('1234.56');
+    // Every digit, whatever the locale's grouping and symbol.
+    expect(formatMoney('27014398509481981', 'EUR').replace(/\D/g, '')).toBe('27014398509481981');
+    expect(formatMoney('9007199254740993', 'XYZ').replace(/\D/g, '')).toBe('9007199254740993');
+    // Compact is an explicit abbreviation (the KPI card), not a rounding of the full figure.
+    expect(formatMoney('27014398509481981', 'EUR', { compact: true })).toMatch(/270[.,]1\s?T/);
   });
 });

@@ -168,6 +168,12 @@ describe('CLI formats', () => {
     expect(formatMoney(9_007_199_254_740_991, 'EUR')).toBe('90071992547409.91 EUR');
     expect(formatAmounts({ USD: 100, EUR: 250 })).toBe('2.50 EUR, 1.00 USD');
     expect(formatAmounts({})).toBe('-');
+    // Analytics revenue arrives as decimal strings: exact past 2^53.
+    expect(formatMoney('27014398509481981', 'EUR')).toBe('270143985094819.81 EUR');
+    expect(formatMoney('9007199254740993', 'JPY')).toBe('9007199254740993 JPY');
+    expect(formatMoney(9_007_199_254_740_993n, 'USD')).toBe('90071992547409.93 USD');
+    expect(formatMoney('-7', 'BHD')).toBe('-0.007 BHD');
+    expect(formatAmounts({ USD: '18014398509481984', EUR: '250' })).toBe('2.50 EUR, 180143985094819.84 USD');
   });
 
   it('aligns columns, numbers to the right', () => {

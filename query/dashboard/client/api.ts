@@ -27,8 +27,8 @@ export interface UniqueUsersFields {
   readonly uniqueUsers: number;
 }
 export interface RevenueFields {
-  /** Minor units per ISO 4217 currency. */
-  readonly revenue: Readonly<Record<string, number>>;
+  /** Minor units per ISO 4217 currency, as decimal integer strings (exact past 2^53). */
+  readonly revenue: Readonly<Record<string, string>>;
   readonly ordersPaid: number;
 }
 export interface TopPagesFields {

@@ -6,24 +6,59 @@
 
 import { currencyDigits } from '../../../lib/currency.js';
 
-/** `amount` minor units of `currency` in major units (12345 EUR → 123.45). */
-export function toMajor(amount: number, currency: string): number {
-  return amount / 10 ** currencyDigits(currency);
+/** An amount in minor units: a number, or a decimal integer string (the API's revenue, exact at any size). */
+export type MinorUnits = number | string;
+
+/**
+ * `amount` minor units of `currency` in major units as a number (12345 EUR → 123.45), for charts
+ * and ordering: a double, so approximate past 2^53 minor units. Shown figures use {@link formatMoney}.
+ */
+export function toMajor(amount: MinorUnits, currency: string): number {
+  return Number(amount) / 10 ** currencyDigits(currency);
 }
 
-/** `12345, 'EUR'` → `€123.45`; an unknown code is shown after the number (`123.45 XTS`). */
-export function formatMoney(amount: number, currency: string, options: { compact?: boolean } = {}): string {
-  const major = toMajor(amount, currency);
+/** `amount` in major units as an exact decimal string (`"123.45"`): digits moved, never divided. */
+export function majorDecimal(amount: MinorUnits, currency: string): string {
+  const digits = currencyDigits(currency);
+  const n = BigInt(typeof amount === 'number' ? Math.trunc(amount) : amount);
+  const negative = n < 0n;
+  const text = (negative ? -n : n).toString().padStart(digits + 1, '0');
+  const units = digits === 0 ? text : `${text.slice(0, -digits)}.${text.slice(-digits)}`;
+  return `${negative ? '-' : ''}${units}`;
+}
+
+/**
+ * Whether this engine's Intl formats a decimal string exactly (Intl.NumberFormat v3, 2022+) rather
+ * than through a double; checked once, with a value a double cannot hold.
+ */
+let exactIntl: boolean | undefined;
+function intlIsExact(): boolean {
+  exactIntl ??=
+    new Intl.NumberFormat('en', { useGrouping: false }).format('9007199254740993') === '9007199254740993';
+  return exactIntl;
+}
+
+/**
+ * `12345, 'EUR'` → `€123.45`; an unknown code is shown after the number (`123.45 XTS`). Exact at any
+ * size: Intl is given the major units as a decimal string. `compact` abbreviates large amounts
+ * (`€27T`) on purpose; without it every digit is shown.
+ */
+export function formatMoney(
+  amount: MinorUnits,
+  currency: string,
+  options: { compact?: boolean } = {},
+): string {
+  const major = majorDecimal(amount, currency);
+  const compactNotation = options.compact && Math.abs(toMajor(amount, currency)) >= 100_000;
+  if (!compactNotation && !intlIsExact()) return `${major} ${currency}`;
   try {
     return new Intl.NumberFormat(undefined, {
       style: 'currency',
       currency,
-      ...(options.compact && Math.abs(major) >= 100_000
-        ? { notation: 'compact', maximumFractionDigits: 1 }
-        : {}),
-    }).format(major);
+      ...(compactNotation ? { notation: 'compact', maximumFractionDigits: 1 } : {}),
+    }).format(major as Intl.StringNumericLiteral);
   } catch {
-    return `${major.toFixed(currencyDigits(currency))} ${currency}`;
+    return `${major} ${currency}`;
   }
 }
 

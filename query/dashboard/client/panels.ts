@@ -4,7 +4,15 @@
  */
 import type { DashboardStatusBody, MetricAnswer, RevenueFields, TopPagesFields } from './api.js';
 import { find, h } from './dom.js';
-import { formatCompact, formatCount, formatDuration, formatMoney, formatTime, toMajor } from './format.js';
+import {
+  formatCompact,
+  formatCount,
+  formatDuration,
+  formatMoney,
+  formatTime,
+  toMajor,
+  type MinorUnits,
+} from './format.js';
 
 /** Colours of the event types, so a type keeps its colour whatever else is in the range. */
 export const EVENT_COLORS: Readonly<Record<string, string>> = {
@@ -36,7 +44,7 @@ export function setKpi(id: string, value: string | Node[], sub?: string): void {
 }
 
 /** Currencies by revenue in major units, largest first (EUR, USD and GBP compare well enough). */
-export function currenciesByRevenue(revenue: Readonly<Record<string, number>>): string[] {
+export function currenciesByRevenue(revenue: Readonly<Record<string, MinorUnits>>): string[] {
   return Object.keys(revenue).sort(
     (a, b) => toMajor(revenue[b]!, b) - toMajor(revenue[a]!, a) || (a < b ? -1 : 1),
   );
