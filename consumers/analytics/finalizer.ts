@@ -7,8 +7,9 @@
  *    fully consumed and had no batch for `TRIBUTARY_ANALYTICS_IDLE_TIMEOUT_MS`, or has no records
  *    at all: it no longer holds finality back;
  * 2. raises this process's frontier (batches built from now on treat windows up to it as closed,
- *    also in idle partitions that wake up), and, if it holds the lease, stores the new frontier:
- *    first in every partition's slot (`analyticsKeys.frontier`), then the group's;
+ *    also in idle partitions that wake up), waits for this process's batches built before (so
+ *    they are not refused by the fence and built again), and, if it holds the lease, stores the
+ *    new frontier: first in every partition's slot (`analyticsKeys.frontier`), then the group's;
  * 3. emits every window with data whose end plus grace is at or below the frontier, oldest first:
  *    reads its merged result, produces it to `analytics.windows` keyed by window id, marks it
  *    emitted, removes it from the partitions' indexes and publishes it on the live-updates channel.
@@ -168,6 +169,10 @@ export class Finalizer {
     const frontier = finalityFrontier(progress, storedFrontier);
     state.raiseFrontier(frontier, epoch);
     if (frontier === NO_WATERMARK) return;
+    // This process's batches built before the raise apply first, on the floor stored now: they are
+    // not refused and built again (which would produce their late events twice). Another
+    // process's may be; their late events are at least once.
+    await ctx.drain();
     const offsets = new Map(read.map(({ p, stored }) => [p.keys.tag, stored]));
     if (!(await this.storeFrontier(ctx, group, parts, offsets, frontier, token))) return;
     metrics?.frontier.set({ group: ctx.groupId }, frontier / 1000);

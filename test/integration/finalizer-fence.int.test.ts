@@ -155,9 +155,13 @@ describe('analytics finalizer fencing', () => {
     };
     await send(1, 3, 'commit'); // offsets 0-2, commit marker at 3
     await send(2, 2, 'abort'); // aborted records 0-1, abort marker at 2
-    const ends = await ctx(recorder()).admin.fetchTopicOffsets(views);
-    expect(ends.find((o) => o.partition === 1)?.high).toBe('4');
-    expect(ends.find((o) => o.partition === 2)?.high).toBe('3');
+    // The coordinator writes the markers after it answered the commit or abort: wait for them.
+    const high = async (partition: number) =>
+      (await ctx(recorder()).admin.fetchTopicOffsets(views)).find((o) => o.partition === partition)?.high;
+    await until(async () => (await high(1)) === '4' && (await high(2)) === '3', 'both markers written', {
+      timeoutMs: 10_000,
+      intervalMs: 50,
+    });
 
     const [p0, p1] = [keys.partition('v1', views, 0), keys.partition('v1', views, 1)];
     await redis.hset(analyticsKeys.state(p0), 'maxEventTime', T0 + 10_000);
