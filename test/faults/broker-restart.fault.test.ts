@@ -5,45 +5,28 @@
  * ports), so the shared test stack is never disturbed; the registry and Redis are the shared ones.
  */
 import { engineNames } from '../../lib/engines/index.js';
-import { rmSync } from 'node:fs';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
-import { stackDown, stackUp } from '../../infra/stack/stack.js';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { prng } from '../../producers/generator.js';
 import { Publisher } from '../../producers/publisher.js';
 import { describeGroup, topicRecordCount } from '../helpers/consumer-group.js';
 import { spawnConsumer, warnIfStaleBuild } from '../helpers/consumer-process.js';
 import { faultSeed } from '../helpers/fault-seed.js';
-import { testConfig, testLogger, uid } from '../helpers/stack.js';
+import { ownKafka, ownKafkaPorts } from '../helpers/own-kafka.js';
+import { testLogger } from '../helpers/stack.js';
 import { until } from '../helpers/until.js';
 import { diffUsers, readUsers, usersOracle } from '../helpers/users-oracle.js';
-import { freePort } from '../helpers/free-port.js';
 import { usersFixture } from '../helpers/users-fixture.js';
 import { publishAll, userEventStream } from '../helpers/user-stream.js';
 
 const EVENTS = 50_000;
-// Ports for each engine's own Kafka, taken from the OS up front.
-const ports = await Promise.all(engineNames.map(async () => [await freePort(), await freePort()] as const));
+const ports = await ownKafkaPorts(engineNames);
 
 describe.each(engineNames.map((engine, i) => ({ engine, ports: ports[i]! })))(
   'consumer through broker outages ($engine engine)',
-  ({ engine, ports: [kafkaPort, controllerPort] }) => {
-    const stateDir = path.resolve(`.tributary/test-broker-${uid()}`);
-    const config = testConfig({
-      // Empty: this Kafka is local (started and stopped here), unlike the shared stack's.
-      TRIBUTARY_KAFKA_BROKERS: '',
-      TRIBUTARY_STATE_DIR: stateDir,
-      TRIBUTARY_KAFKA_PORT: String(kafkaPort),
-      TRIBUTARY_KAFKA_CONTROLLER_PORT: String(controllerPort),
-      TRIBUTARY_KAFKA_HEAP: '512m',
-      TRIBUTARY_TOPIC_PARTITIONS: '3',
-      TRIBUTARY_CLIENT_ENGINE: engine,
-    });
-    afterAll(async () => {
-      await stackDown(config, testLogger(), { only: ['kafka'] });
-      rmSync(stateDir, { recursive: true, force: true });
-    });
+  ({ engine, ports }) => {
+    const kafka = ownKafka(engine, ports);
+    const { config } = kafka;
 
     it(
       'resumes by itself after the broker is killed, and after it is stopped, mid-stream',
@@ -58,7 +41,7 @@ describe.each(engineNames.map((engine, i) => ({ engine, ports: ports[i]! })))(
         const note = (m: string) => log.push(`${String(Date.now() - t0).padStart(6)} ms  ${m}`);
         onTestFinished(() => console.log([`[broker-restart] seed ${seed}`, ...log].join('\n')));
 
-        await stackUp(config, testLogger(), { only: ['kafka'], onProgress: () => undefined });
+        await kafka.up();
         note(`own Kafka up at ${config.kafka.brokers.value.join(',')}`);
         const f = await usersFixture({}, config);
         const events = userEventStream({ seed }, EVENTS);
@@ -86,7 +69,7 @@ describe.each(engineNames.map((engine, i) => ({ engine, ports: ports[i]! })))(
         const outage = async (target: number, how: 'crash' | 'stop') => {
           await untilApplied(target);
           // A crash is SIGKILL at once; a stop is SIGTERM and Kafka's controlled shutdown.
-          await stackDown(f.config, testLogger(), { only: ['kafka'], graceMs: how === 'crash' ? 0 : 20_000 });
+          await kafka.down(how === 'crash' ? 0 : 20_000);
           const at = await f.progress();
           const downMs = 1_000 + Math.floor(random() * 4_000);
           note(`broker ${how === 'crash' ? 'killed (SIGKILL)' : 'stopped (SIGTERM)'} at progress ${at}`);
@@ -94,7 +77,7 @@ describe.each(engineNames.map((engine, i) => ({ engine, ports: ports[i]! })))(
           expect(consumer.alive, `the consumer exited while the broker was down:\n${consumer.log()}`).toBe(
             true,
           );
-          await stackUp(f.config, testLogger(), { only: ['kafka'], onProgress: () => undefined });
+          await kafka.up();
           const back = Date.now();
           const group = await describeGroup(f.config, f.groupId);
           note(

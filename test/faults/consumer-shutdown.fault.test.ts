@@ -5,43 +5,28 @@
  * timeout (its own SIGKILL: librdkafka's cleanup would wait for the broker), and what it applied
  * is in Redis. Runs a Kafka of its own, like broker-restart.
  */
-import { rmSync } from 'node:fs';
-import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { stackDown, stackUp } from '../../infra/stack/stack.js';
+import { describe, expect, it } from 'vitest';
 import { engineNames } from '../../lib/engines/index.js';
 import { Publisher } from '../../producers/publisher.js';
 import { spawnConsumer, warnIfStaleBuild } from '../helpers/consumer-process.js';
-import { freePort } from '../helpers/free-port.js';
-import { testConfig, testLogger, uid } from '../helpers/stack.js';
+import { ownKafka, ownKafkaPorts } from '../helpers/own-kafka.js';
+import { testLogger } from '../helpers/stack.js';
 import { until } from '../helpers/until.js';
 import { publishAll, userEventStream } from '../helpers/user-stream.js';
 import { usersFixture } from '../helpers/users-fixture.js';
 
 const TIMEOUT_MS = 4_000;
-const ports = await Promise.all(engineNames.map(async () => [await freePort(), await freePort()] as const));
+const ports = await ownKafkaPorts(engineNames);
 
 describe.each(engineNames.map((engine, i) => ({ engine, ports: ports[i]! })))(
   'consumer stop without a broker ($engine engine)',
-  ({ engine, ports: [kafkaPort, controllerPort] }) => {
-    const stateDir = path.resolve(`.tributary/test-shutdown-${uid()}`);
-    const config = testConfig({
-      TRIBUTARY_KAFKA_BROKERS: '',
-      TRIBUTARY_STATE_DIR: stateDir,
-      TRIBUTARY_KAFKA_PORT: String(kafkaPort),
-      TRIBUTARY_KAFKA_CONTROLLER_PORT: String(controllerPort),
-      TRIBUTARY_KAFKA_HEAP: '512m',
-      TRIBUTARY_TOPIC_PARTITIONS: '3',
-      TRIBUTARY_CLIENT_ENGINE: engine,
-    });
-    afterAll(async () => {
-      await stackDown(config, testLogger(), { only: ['kafka'], graceMs: 0 });
-      rmSync(stateDir, { recursive: true, force: true });
-    });
+  ({ engine, ports }) => {
+    const kafka = ownKafka(engine, ports);
+    const { config } = kafka;
 
     it('exits within its shutdown timeout when the broker is gone', { timeout: 120_000 }, async () => {
       warnIfStaleBuild();
-      await stackUp(config, testLogger(), { only: ['kafka'], onProgress: () => undefined });
+      await kafka.up();
       const f = await usersFixture({}, config);
       const events = userEventStream({ seed: 5 }, 2_000);
       const publisher = await Publisher.create(f.config, testLogger());
@@ -56,7 +41,7 @@ describe.each(engineNames.map((engine, i) => ({ engine, ports: ports[i]! })))(
         describe: () => consumer.log(),
       });
 
-      await stackDown(f.config, testLogger(), { only: ['kafka'], graceMs: 0 });
+      await kafka.down();
       const asked = Date.now();
       // Well past the timeout, so that a consumer that ignores it shows as one.
       const exit = await consumer.stop(4 * TIMEOUT_MS);
@@ -70,7 +55,7 @@ describe.each(engineNames.map((engine, i) => ({ engine, ports: ports[i]! })))(
       }
       // Nothing it applied is lost; the broker comes back for the test's own cleanup.
       expect(await f.progress()).toBe(events.length);
-      await stackUp(config, testLogger(), { only: ['kafka'], onProgress: () => undefined });
+      await kafka.up();
     });
   },
 );

@@ -6,8 +6,6 @@
  * amounts it sent: the reader, `GET /analytics/revenue` (and its OpenAPI schema), the live stream's
  * `final` windows, `tributary query revenue` (table and `--json`) and `analytics.windows` (Avro).
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { analyticsProjection } from '../../consumers/analytics/analytics-projection.js';
 import { TopicNames, dlqTopic } from '../../infra/topics.js';
@@ -23,36 +21,15 @@ import { createSchemaRegistryClient } from '../../schemas/registry.js';
 import { ANALYTICS_ENV, T0 } from '../helpers/analytics-fixture.js';
 import { addAmounts, analyticsOracle, partitionFor } from '../helpers/analytics-oracle.js';
 import { QUERY_KEY, buildReadModels, queryFixture, serveQuery } from '../helpers/query-fixture.js';
+import { collectText, runCli } from '../helpers/cli.js';
 import { readTopic } from '../helpers/read-topic.js';
 import { uid } from '../helpers/stack.js';
 import { until } from '../helpers/until.js';
 
-const exec = promisify(execFile);
-
-/** `tributary query …` from the sources (as query-cli.int.test.ts runs it). */
+/** `tributary query …` from the sources (as query-cli.int.test.ts runs it): its stdout. */
 async function cli(config: TributaryConfig, ...args: string[]): Promise<string> {
-  const { stdout } = await exec(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      '-e',
-      'const m = await import("./bin/cli.ts"); await m.main(["node", "tributary", ...process.argv.slice(1)]);',
-      '--',
-      ...args,
-    ],
-    {
-      env: {
-        ...process.env,
-        TRIBUTARY_KAFKA_BROKERS: config.kafka.brokers.value.join(','),
-        TRIBUTARY_SCHEMA_REGISTRY_URL: config.registry.url.value,
-        TRIBUTARY_REDIS_URL: config.redis.url.value,
-        TRIBUTARY_TOPIC_PREFIX: config.topics.prefix,
-        TRIBUTARY_REDIS_KEY_PREFIX: config.redis.keyPrefix,
-      },
-      maxBuffer: 16 * 1024 * 1024,
-    },
-  );
+  const { code, stdout, stderr } = await runCli(config, args);
+  expect(code, stderr).toBe(0);
   return stdout;
 }
 
@@ -133,15 +110,7 @@ describe('analytics revenue past 2^53', () => {
       headers: { 'x-api-key': QUERY_KEY },
       signal: controller.signal,
     });
-    let streamed = '';
-    void (async () => {
-      const reader = stream.body!.pipeThrough(new TextDecoderStream()).getReader();
-      for (;;) {
-        const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
-        if (done) return;
-        streamed += value;
-      }
-    })();
+    const streamed = collectText(stream.body!);
 
     await buildReadModels(f, events, [analyticsProjection]);
     const source = { redis: f.redis, keyPrefix: f.prefix };
@@ -200,7 +169,7 @@ describe('analytics revenue past 2^53', () => {
 
     // The live stream: each final window as the reader gives it.
     const finals = () =>
-      [...streamed.matchAll(/^event: final\ndata: (.*)$/gm)].map(
+      [...streamed.text().matchAll(/^event: final\ndata: (.*)$/gm)].map(
         (m) => (JSON.parse(m[1]!) as { window: { id: string; revenue: Record<string, string> } }).window,
       );
     await until(

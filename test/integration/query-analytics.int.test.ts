@@ -28,6 +28,7 @@ import {
   serveQuery,
   type QueryFixture,
 } from '../helpers/query-fixture.js';
+import { collectText } from '../helpers/cli.js';
 import { until } from '../helpers/until.js';
 
 interface Answer {
@@ -83,15 +84,7 @@ describe('query service: analytics', () => {
       signal: controller.signal,
     });
     expect(stream.status).toBe(200);
-    let streamed = '';
-    void (async () => {
-      const reader = stream.body!.pipeThrough(new TextDecoderStream()).getReader();
-      for (;;) {
-        const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
-        if (done) return;
-        streamed += value;
-      }
-    })();
+    const streamed = collectText(stream.body!);
 
     const events = analyticsStream(31, 150, 30, 8_000);
     const oracle = analyticsTestOracle(events, f.config.topics.prefix, f.partitions);
@@ -190,11 +183,11 @@ describe('query service: analytics', () => {
     expect(await long.json()).toMatchObject({ fields: [{ path: 'querystring.from' }] });
 
     // The stream carried the group's batch updates and its final windows, as they happened.
-    await until(async () => streamed.includes('event: final'), 'a final window on the stream', {
+    await until(async () => streamed.text().includes('event: final'), 'a final window on the stream', {
       timeoutMs: 10_000,
     });
-    expect(streamed).toMatch(/^event: batch\ndata: \{"type":"batch","topic":"[^"]+","partition":\d/m);
-    const finals = [...streamed.matchAll(/^event: final\ndata: (.*)$/gm)].map(
+    expect(streamed.text()).toMatch(/^event: batch\ndata: \{"type":"batch","topic":"[^"]+","partition":\d/m);
+    const finals = [...streamed.text().matchAll(/^event: final\ndata: (.*)$/gm)].map(
       (m) => (JSON.parse(m[1]!) as { window: { id: string } }).window.id,
     );
     expect(new Set(finals).size).toBe(finals.length);

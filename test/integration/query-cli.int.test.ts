@@ -5,55 +5,20 @@
  * (through tsx), so the test does not depend on a fresh `npm run build`.
  */
 import { freePort } from '../helpers/free-port.js';
-import { execFile, spawn } from 'node:child_process';
-import { promisify } from 'node:util';
+import { spawn } from 'node:child_process';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { analyticsProjection } from '../../consumers/analytics/analytics-projection.js';
 import type { TributaryConfig } from '../../lib/config.js';
 import { generateEvents } from '../../producers/generator.js';
+import { CLI_ENTRY, cliEnv, runCli } from '../helpers/cli.js';
 import { orderEdgeCases, ordersOracle } from '../helpers/orders-oracle.js';
 import { QUERY_KEY, buildReadModels, queryFixture, userAndOrderEvents } from '../helpers/query-fixture.js';
 import { uid } from '../helpers/stack.js';
 import { until } from '../helpers/until.js';
 import { usersOracle } from '../helpers/users-oracle.js';
 
-const exec = promisify(execFile);
-/** Runs bin/cli.ts's `main` from source with the given arguments. */
-const ENTRY = [
-  '--import',
-  'tsx',
-  '-e',
-  'const m = await import("./bin/cli.ts"); await m.main(["node", "tributary", ...process.argv.slice(1)]);',
-  '--',
-];
-
-function cliEnv(config: TributaryConfig): NodeJS.ProcessEnv {
-  return {
-    ...process.env,
-    TRIBUTARY_KAFKA_BROKERS: config.kafka.brokers.value.join(','),
-    TRIBUTARY_SCHEMA_REGISTRY_URL: config.registry.url.value,
-    TRIBUTARY_REDIS_URL: config.redis.url.value,
-    TRIBUTARY_TOPIC_PREFIX: config.topics.prefix,
-    TRIBUTARY_REDIS_KEY_PREFIX: config.redis.keyPrefix,
-    TRIBUTARY_AUTH_API_KEYS: `analyst:${QUERY_KEY}=query`,
-  };
-}
-
-async function cli(
-  config: TributaryConfig,
-  ...args: string[]
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await exec(process.execPath, [...ENTRY, ...args], {
-      env: cliEnv(config),
-      maxBuffer: 64 * 1024 * 1024,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const AUTH = { TRIBUTARY_AUTH_API_KEYS: `analyst:${QUERY_KEY}=query` };
+const cli = (config: TributaryConfig, ...args: string[]) => runCli(config, args, AUTH);
 
 describe('tributary query', () => {
   it('prints users, a user and orders as tables or JSON equal to the oracles', async () => {
@@ -179,8 +144,8 @@ describe('tributary query', () => {
   it('query serve answers over HTTP and stops cleanly on SIGTERM', async () => {
     const f = await queryFixture();
     const port = await freePort();
-    const child = spawn(process.execPath, [...ENTRY, 'query', 'serve', '--port', String(port)], {
-      env: { ...cliEnv(f.config), TRIBUTARY_LOG_LEVEL: 'warn' },
+    const child = spawn(process.execPath, [...CLI_ENTRY, 'query', 'serve', '--port', String(port)], {
+      env: cliEnv(f.config, { ...AUTH, TRIBUTARY_LOG_LEVEL: 'warn' }),
     });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
