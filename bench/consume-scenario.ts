@@ -76,6 +76,8 @@ export async function runConsume(ctx: BenchContext): Promise<ScenarioResult> {
           topic,
           records,
           group: `${scope.topic('java-perf')}`,
+          // Beyond this the reference is left out with a note, rather than holding the run.
+          timeoutMs: Math.max(90_000, records),
         });
         references.push(java);
         ratios.push(
@@ -140,7 +142,7 @@ async function consumeOnce(
   );
   const bar = phaseProgress(options.progress, 'consume users', n, 'events');
   const meter = new RateMeter();
-  const timeoutMs = Math.max(120_000, n);
+  const timeoutMs = Math.max(60_000, n);
   collectGarbage();
   await new Promise((r) => setTimeout(r, 200));
   collectGarbage();

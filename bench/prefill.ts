@@ -79,11 +79,19 @@ export async function prefillInChild(request: PrefillRequest): Promise<number> {
     execArgv,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
+  // A stuck pre-fill fails the bench with a message, not a hang: a minute plus a second per
+  // 10,000 events is far beyond what it takes.
+  const limitMs = 60_000 + request.events / 10;
   return new Promise<number>((resolve, reject) => {
     let reply: PrefillReply | undefined;
-    child.on('message', (m: PrefillReply) => (reply = m));
+    const timer = setTimeout(() => {
+      reply = { ok: false, error: `pre-fill did not finish within ${Math.round(limitMs / 1000)} s` };
+      child.kill('SIGKILL');
+    }, limitMs);
+    child.on('message', (m: PrefillReply) => (reply ??= m));
     child.on('error', reject);
     child.on('exit', (code) => {
+      clearTimeout(timer);
       if (reply?.ok) resolve(reply.sent);
       else reject(new Error(reply && !reply.ok ? reply.error : `pre-fill process exited ${code}`));
     });
