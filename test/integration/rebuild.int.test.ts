@@ -110,8 +110,16 @@ describe('rebuild', () => {
     await sendInTransaction(kafka, codec, topic, aborted, 'abort');
     await sendInTransaction(kafka, codec, topic, events.slice(half), 'commit');
     // The log ends with a commit marker: one offset more than the records before it.
-    const [end] = await admin.fetchTopicOffsets(topic);
-    expect(Number(end!.high)).toBe(events.length + aborted.length + 3);
+    // The coordinator writes each marker after it answered the commit or abort: wait for the last.
+    const want = events.length + aborted.length + 3;
+    await until(
+      async () => Number((await admin.fetchTopicOffsets(topic))[0]!.high) === want,
+      'the last marker',
+      {
+        timeoutMs: 10_000,
+        intervalMs: 50,
+      },
+    );
 
     const result = await rebuildProjection({ config, logger: testLogger(), projection: usersProjection });
     expect(result.to).toBe('v1');
