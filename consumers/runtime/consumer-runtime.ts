@@ -331,9 +331,7 @@ export class ConsumerRuntime {
       const { start } = await this.position(topic, partition);
       if (this.expected.get(tp) !== expected) continue;
       this.reread.add(tp);
-      this.countBehind(topic, partition, expected, stored, start);
-      this.options.projection.reset?.();
-      this.restored.clear();
+      this.behind(topic, partition, expected, stored, start);
       this.consumer.seek(topic, partition, String(start));
     }
   }
@@ -520,10 +518,7 @@ export class ConsumerRuntime {
               this.position(topic, partition),
             );
             this.expected.set(tp, now);
-            this.countBehind(topic, partition, expected, now, start);
-            // State read from Redis before the loss (analytics' frontier) may be ahead of it now.
-            this.options.projection.reset?.();
-            this.restored.clear();
+            this.behind(topic, partition, expected, now, start);
             return { seekTo: String(start) };
           }
           // Someone applied part of this range first (a replay, or a former owner of the
@@ -717,8 +712,12 @@ export class ConsumerRuntime {
     }
   }
 
-  /** Redis holds less than this consumer applied: logged, counted, replayed. */
-  private countBehind(
+  /**
+   * Redis holds less than this consumer applied: logged and counted, and what was read from Redis
+   * before the loss is forgotten (the projection's state, such as analytics' frontier, may be ahead
+   * of it now: every partition restores it again). The caller seeks the partition back.
+   */
+  private behind(
     topic: string,
     partition: number,
     expected: string,
@@ -731,6 +730,8 @@ export class ConsumerRuntime {
       { topic, partition, expected, stored: stored ?? null, replayFrom: String(start) },
       'Redis is behind this consumer (it lost writes): replaying from its stored offset',
     );
+    this.options.projection.reset?.();
+    this.restored.clear();
   }
 
   private countReplayed(topic: string, n: number): void {
