@@ -46,8 +46,10 @@ COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/bin ./bin
-COPY --from=build /app/schemas/*.avsc ./schemas/
 COPY --from=build /app/schemas/analytics/*.avsc ./schemas/analytics/
+# The demo app: the shop example, loaded by the CLI from its tributary.config.ts.
+COPY --from=build /app/examples ./examples
+ENV TRIBUTARY_APP=/app/examples/shop
 
 # The state directory (TRIBUTARY_STATE_DIR, default .tributary) must be writable by the runtime user.
 RUN mkdir -p /app/.tributary && chown node:node /app/.tributary

@@ -1,9 +1,16 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+
+// Apps import the public API as `tributary`; in this repository that is the sources.
+const resolve = {
+  alias: [{ find: /^tributary$/, replacement: fileURLToPath(new URL('./app/index.ts', import.meta.url)) }],
+};
 
 export default defineConfig({
   test: {
     projects: [
       {
+        resolve,
         test: {
           name: 'unit',
           // Unit tests first (fast feedback), then the tiers that need the stack.
@@ -13,6 +20,7 @@ export default defineConfig({
         },
       },
       {
+        resolve,
         test: {
           // Real Kafka, schema registry and Redis, started once per run by the global setup.
           name: 'integration',

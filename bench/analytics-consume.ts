@@ -10,13 +10,13 @@
  */
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
-import { projections } from '../consumers/projections/index.js';
 import { ConsumerRuntime } from '../consumers/runtime/consumer-runtime.js';
-import { provisionTopics } from '../infra/topics.js';
+import { desiredTopics, provisionTopics } from '../infra/topics.js';
 import { loadConfig } from '../lib/config.js';
 import { createKafka } from '../lib/kafka.js';
 import { initLogger } from '../lib/logger.js';
 import { ProjectionKeys, progressKey } from '../lib/redis-keys.js';
+import { benchApp } from './bench-app.js';
 import { prefillInChild } from './prefill.js';
 
 const { values } = parseArgs({
@@ -35,7 +35,8 @@ const config = base;
 const logger = initLogger({ level: 'warn', destination: 2 });
 const admin = createKafka(config, logger).admin();
 await admin.connect();
-await provisionTopics(admin, config, logger);
+const app = await benchApp();
+await provisionTopics(admin, logger, desiredTopics(config, app.catalog));
 
 // In a child process: the RSS measured below is the consumer's alone.
 const t0 = Date.now();
@@ -43,7 +44,7 @@ await prefillInChild({ config, events, users: 50_000, size: 0, progress: false, 
 process.stderr.write(`pre-filled ${events} events in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
 
 const redis = new Redis(config.redis.url.value);
-const analytics = projections.analytics!;
+const analytics = app.projections.get('analytics')!;
 const keys = new ProjectionKeys(config.redis.keyPrefix, analytics.name);
 const counters = analytics.topics.flatMap((t) =>
   Array.from({ length: partitions }, (_, p) =>
@@ -53,7 +54,13 @@ const counters = analytics.topics.flatMap((t) =>
 const rssStart = process.memoryUsage.rss();
 const cpu = process.cpuUsage();
 const started = Date.now();
-const runtime = await ConsumerRuntime.start({ config, logger, projection: analytics, version: 'v1' });
+const runtime = await ConsumerRuntime.start({
+  catalog: app.catalog,
+  config,
+  logger,
+  projection: analytics,
+  version: 'v1',
+});
 let done = 0;
 let firstAt: number | undefined;
 let rssMax = 0;

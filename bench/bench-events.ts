@@ -6,7 +6,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { generateEvents, prng } from '../producers/generator.js';
-import { eventCatalog, type EventType, type TributaryEvent } from '../schemas/catalog.js';
+import type { EventCatalog } from '../schemas/catalog.js';
+import type { AnyEvent as TributaryEvent, EventType } from '../examples/shop/generated/events.js';
 
 /** The Confluent wire format's header: magic byte and schema id. */
 const WIRE_HEADER_BYTES = 5;
@@ -15,8 +16,8 @@ const WIRE_HEADER_BYTES = 5;
 export type EventFactory = (intendedMs: number) => TributaryEvent;
 
 /** Bytes of `event` as the codec writes it (wire header + Avro body). */
-export function encodedSize(event: TributaryEvent): number {
-  return WIRE_HEADER_BYTES + eventCatalog[event.type].avroType.toBuffer(event.data).length;
+export function encodedSize(catalog: EventCatalog, event: TributaryEvent): number {
+  return WIRE_HEADER_BYTES + catalog.get(event.type).avroType.toBuffer(event.data).length;
 }
 
 /** `count` padding strings of `length` characters, drawn from a seeded PRNG. */
@@ -31,11 +32,16 @@ function paddings(length: number, count: number, seed: number): string[] {
 }
 
 /** How many characters to add to `field` so that `samples` encode to about `size` bytes on average. */
-function padLength(samples: readonly TributaryEvent[], field: string, size: number): number {
+function padLength(
+  catalog: EventCatalog,
+  samples: readonly TributaryEvent[],
+  field: string,
+  size: number,
+): number {
   let bare = 0;
   for (const sample of samples) {
     const data = sample.data as unknown as Record<string, unknown>;
-    bare += encodedSize({
+    bare += encodedSize(catalog, {
       ...sample,
       data: { ...data, [field]: String(data[field] ?? '') },
     } as unknown as TributaryEvent);
@@ -49,7 +55,7 @@ function padLength(samples: readonly TributaryEvent[], field: string, size: numb
  * PageViewed events of about `size` bytes, keyed over `users` user ids: the produce scenario's
  * load. Cheap per call (a fresh UUID, a template copy), so the bench measures the publisher.
  */
-export function pageViewFactory(size: number, users = 10_000, seed = 1): EventFactory {
+export function pageViewFactory(catalog: EventCatalog, size: number, users = 10_000, seed = 1): EventFactory {
   const templates = Array.from({ length: 1024 }, (_, i) => ({
     userId: `user-${i % users}`,
     sessionId: `session-${i}`,
@@ -62,7 +68,7 @@ export function pageViewFactory(size: number, users = 10_000, seed = 1): EventFa
     type: 'PageViewed',
     data: { ...t, userId: `user-${i % users}`, eventId: randomUUID(), occurredAt: Date.now() },
   }));
-  const pad = paddings(padLength(samples, 'userAgent', size), 256, seed);
+  const pad = paddings(padLength(catalog, samples, 'userAgent', size), 256, seed);
   // Built up front, as Java's ProducerPerformance pre-generates its payloads: per event only the
   // id and the time are new, so the bench measures the publisher rather than string building.
   const agents = pad.map((p) => `${templates[0]!.userAgent}${p}`);
@@ -91,7 +97,7 @@ export function pageViewFactory(size: number, users = 10_000, seed = 1): EventFa
  * The consume scenario's stream on `users`: each user is created first, then mostly updated,
  * now and then deleted (and created again later). Names are padded to reach about `size` bytes.
  */
-export function userEventFactory(size: number, users: number, seed = 7): EventFactory {
+export function userEventFactory(catalog: EventCatalog, size: number, users: number, seed = 7): EventFactory {
   const random = prng(seed);
   const state = new Uint8Array(users); // 0 = unknown, 1 = live
   const sample: TributaryEvent = {
@@ -106,7 +112,7 @@ export function userEventFactory(size: number, users: number, seed = 7): EventFa
       country: 'DE',
     },
   };
-  const pad = paddings(padLength([sample], 'name', size), 256, seed);
+  const pad = paddings(padLength(catalog, [sample], 'name', size), 256, seed);
   const plans = ['FREE', 'PRO', 'ENTERPRISE'] as const;
   let n = 0;
   return (intendedMs) => {
@@ -134,11 +140,16 @@ export function userEventFactory(size: number, users: number, seed = 7): EventFa
  * sessions, orders placed then paid or cancelled), limited to `types` (those some running
  * consumer group reads), page views padded to about `size` bytes, event time = intended time.
  */
-export function mixedEventFactory(size: number, types: ReadonlySet<EventType>, seed = 42): EventFactory {
+export function mixedEventFactory(
+  catalog: EventCatalog,
+  size: number,
+  types: ReadonlySet<EventType>,
+  seed = 42,
+): EventFactory {
   const stream = generateEvents({ seed, users: 10_000, outOfOrderFraction: 0, lateFraction: 0 });
-  const views = pageViewFactory(0);
+  const views = pageViewFactory(catalog, 0);
   const samples = Array.from({ length: 256 }, () => views(Date.now()));
-  const pad = paddings(padLength(samples, 'userAgent', size), 256, seed);
+  const pad = paddings(padLength(catalog, samples, 'userAgent', size), 256, seed);
   let n = 0;
   return (intendedMs) => {
     for (;;) {

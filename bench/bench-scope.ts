@@ -6,13 +6,16 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Admin } from 'kafkajs';
-import { createTopicsAndWait, provisionTopics } from '../infra/topics.js';
+import { createTopicsAndWait, desiredTopics, provisionTopics } from '../infra/topics.js';
 import type { TributaryConfig } from '../lib/config.js';
 import type { EngineName } from '../lib/engine.js';
 import { createKafka } from '../lib/kafka.js';
 import type { Logger } from '../lib/logger.js';
+import type { EventCatalog } from '../schemas/catalog.js';
 
 export interface ScopeOptions {
+  /** The events whose topics the scope provisions. */
+  readonly catalog: EventCatalog;
   readonly partitions: number;
   readonly engine: EngineName;
   /** Keep the topics, keys and groups (to inspect them). Default false. */
@@ -23,9 +26,14 @@ export interface ScopeOptions {
  * Waits until every data topic answers ListOffsets: a KRaft broker may still say "not the
  * leader" for a moment after the leaders show in metadata, and a consumer seeking then logs errors.
  */
-async function settle(admin: Admin, config: TributaryConfig, timeoutMs = 15_000): Promise<void> {
+async function settle(
+  admin: Admin,
+  config: TributaryConfig,
+  catalog: EventCatalog,
+  timeoutMs = 15_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  for (const base of ['users', 'orders', 'page-views']) {
+  for (const { name: base } of catalog.eventTopics) {
     for (;;) {
       try {
         await admin.fetchTopicOffsets(`${config.topics.prefix}${base}`);
@@ -46,6 +54,8 @@ export class BenchScope {
     readonly id: string,
     readonly admin: Admin,
     readonly redis: Redis,
+    /** The events of the app the run drives. */
+    readonly catalog: EventCatalog,
     private readonly logger: Logger,
     private readonly keep: boolean,
   ) {}
@@ -63,11 +73,11 @@ export class BenchScope {
     const quiet = logger.child({ component: 'bench' }, { level: 'silent' });
     const admin = createKafka(config, quiet).admin();
     await admin.connect();
-    await provisionTopics(admin, config, quiet);
-    await settle(admin, config);
+    await provisionTopics(admin, quiet, desiredTopics(config, options.catalog));
+    await settle(admin, config, options.catalog);
     const redis = new Redis(config.redis.url.value, { maxRetriesPerRequest: 3, lazyConnect: true });
     await redis.connect();
-    return new BenchScope(config, id, admin, redis, logger, options.keep ?? false);
+    return new BenchScope(config, id, admin, redis, options.catalog, logger, options.keep ?? false);
   }
 
   /** A topic's full name in this scope (`users` → `<prefix>bench-<id>.users`). */

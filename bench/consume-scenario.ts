@@ -14,6 +14,7 @@ import { createMetricsRegistry } from '../lib/metrics.js';
 import { ProjectionKeys, progressKey } from '../lib/redis-keys.js';
 import { userEventFactory } from './bench-events.js';
 import { cpuMicrosPerEvent, throughputOf, type BenchContext, type ScenarioResult } from './bench-options.js';
+import { benchApp } from './bench-app.js';
 import { BenchScope } from './bench-scope.js';
 import { StackCpu } from './e2e-stack-cpu.js';
 import { consumerPerformance, type ReferenceResult } from './kafka-perf-tools.js';
@@ -39,7 +40,9 @@ const monotonicUs = (): number => Number(process.hrtime.bigint() / 1000n);
 
 export async function runConsume(ctx: BenchContext): Promise<ScenarioResult> {
   const { options, logger } = ctx;
+  const app = await benchApp();
   const scope = await BenchScope.open(ctx.config, logger, {
+    catalog: app.catalog,
     partitions: options.partitions,
     engine: options.engines[0]!,
     keep: options.keep,
@@ -51,7 +54,7 @@ export async function runConsume(ctx: BenchContext): Promise<ScenarioResult> {
   const notes: string[] = [];
   try {
     const topic = scope.topic('users');
-    const bytes = averageSize(userEventFactory(options.size, users, 99));
+    const bytes = averageSize(scope.catalog, userEventFactory(scope.catalog, options.size, users, 99));
     await prefillInChild({
       config: scope.config,
       events: n,
@@ -96,7 +99,7 @@ export async function runConsume(ctx: BenchContext): Promise<ScenarioResult> {
       }
       try {
         // Every k-th event of a stream like the pre-fill's: creates dominate its start, updates the rest.
-        const factory = userEventFactory(options.size, users, 7);
+        const factory = userEventFactory(scope.catalog, options.size, users, 7);
         const every = Math.max(1, Math.floor(n / 20_000));
         const sample: ReturnType<typeof factory>[] = [];
         for (let i = 0; i < n; i++) {
@@ -155,6 +158,7 @@ async function consumeOnce(
   applied.start(startedAt);
   batches.start(startedAt);
   const runtime = await ConsumerRuntime.start({
+    catalog: scope.catalog,
     config: scope.config,
     logger,
     projection: usersProjection,

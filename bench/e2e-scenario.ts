@@ -16,15 +16,11 @@ import os from 'node:os';
 import type { Projection } from '../consumers/runtime/types.js';
 import { createProducer } from '../lib/engines/index.js';
 import { Publisher } from '../producers/publisher.js';
-import {
-  EVENT_TYPES,
-  eventCatalog,
-  topicName,
-  type EventType,
-  type TributaryEvent,
-} from '../schemas/catalog.js';
+import { topicName, type EventCatalog } from '../schemas/catalog.js';
+import type { AnyEvent as TributaryEvent, EventType } from '../examples/shop/generated/events.js';
 import { encodedSize, mixedEventFactory } from './bench-events.js';
 import { throughputOf, type BenchContext, type ScenarioResult } from './bench-options.js';
+import { benchApp } from './bench-app.js';
 import { BenchScope } from './bench-scope.js';
 import { ApplyJoin } from './e2e-join.js';
 import { StackCpu } from './e2e-stack-cpu.js';
@@ -52,11 +48,15 @@ function bucketQuantile(results: readonly WorkerResult[], q: number): number | u
 }
 
 /** Sums per-group command mixes, each weighted by the share of events its topics carry. */
-function combinedMix(groups: readonly Projection[], sample: readonly TributaryEvent[]): CommandMix {
+function combinedMix(
+  catalog: EventCatalog,
+  groups: readonly Projection[],
+  sample: readonly TributaryEvent[],
+): CommandMix {
   const perEvent: Record<string, number> = {};
   const examples: Record<string, readonly string[]> = {};
   for (const g of groups) {
-    const mine = sample.filter((e) => (g.topics as readonly string[]).includes(eventCatalog[e.type].topic));
+    const mine = sample.filter((e) => g.topics.includes(catalog.get(e.type).topic));
     if (mine.length === 0) continue;
     const mix = commandMix(g, mine);
     for (const [cmd, k] of Object.entries(mix.perEvent)) {
@@ -70,7 +70,9 @@ function combinedMix(groups: readonly Projection[], sample: readonly TributaryEv
 export async function runE2e(ctx: BenchContext): Promise<ScenarioResult> {
   const { options, logger } = ctx;
   const engine = options.engines[0]!;
+  const app = await benchApp();
   const scope = await BenchScope.open(ctx.config, logger, {
+    catalog: app.catalog,
     partitions: options.partitions,
     engine,
     keep: options.keep,
@@ -78,12 +80,10 @@ export async function runE2e(ctx: BenchContext): Promise<ScenarioResult> {
   const { groups, analytics } = await consumerGroups();
   const prefix = scope.config.topics.prefix;
   const topics = new Set(groups.flatMap((g) => g.topics as readonly string[]));
-  const types = new Set<EventType>(EVENT_TYPES.filter((t) => topics.has(eventCatalog[t].topic)));
+  const { catalog } = app;
+  const types = new Set(catalog.types.filter((t) => topics.has(catalog.get(t).topic)) as EventType[]);
   const readers = new Map(
-    [...topics].map((t) => [
-      topicName(t as never, prefix),
-      groups.filter((g) => g.topics.includes(t as never)).length,
-    ]),
+    [...topics].map((t) => [topicName(t, prefix), groups.filter((g) => g.topics.includes(t)).length]),
   );
   /** Per event, applied by every group that reads it: the run's latency and throughput. */
   const all = new LatencyRecorder();
@@ -133,7 +133,7 @@ export async function runE2e(ctx: BenchContext): Promise<ScenarioResult> {
     for (const s of started) if (s.status === 'fulfilled') workers.push(s.value);
     for (const s of started) if (s.status === 'rejected') throw s.reason;
     await stamping.connect();
-    publisher = await Publisher.create(scope.config, logger, { producer: stamping });
+    publisher = await Publisher.create(catalog, scope.config, logger, { producer: stamping });
     const produced = new Map<string, number>();
     const expected = (w: GroupWorker) =>
       groups
@@ -142,9 +142,9 @@ export async function runE2e(ctx: BenchContext): Promise<ScenarioResult> {
     const failed = () => workers.find((w) => w.failure !== undefined)?.failure;
     const lagging = () => workers.some((w) => expected(w) - w.consumed > MAX_LAG);
     // A sample past the stream's start, where sign-ups of the 10,000 users dominate.
-    const sampler = mixedEventFactory(options.size, types, 43);
+    const sampler = mixedEventFactory(catalog, options.size, types, 43);
     const sample = Array.from({ length: 40_000 }, () => sampler(Date.now())).slice(20_000);
-    const bytes = Math.round(sample.slice(0, 2000).reduce((n, e) => n + encodedSize(e), 0) / 2000);
+    const bytes = Math.round(sample.slice(0, 2000).reduce((n, e) => n + encodedSize(catalog, e), 0) / 2000);
     const total = options.warmupSeconds + options.durationSeconds;
     const bar = phaseProgress(options.progress, `e2e ${options.rate ?? 'max'}`, total, 's');
     const meter = new RateMeter();
@@ -154,12 +154,12 @@ export async function runE2e(ctx: BenchContext): Promise<ScenarioResult> {
       rate: options.rate,
       warmupMs: options.warmupSeconds * 1000,
       durationMs: options.durationSeconds * 1000,
-      next: mixedEventFactory(options.size, types),
+      next: mixedEventFactory(catalog, options.size, types),
       publish: (batch) => p.publishBatch(batch),
       acks,
       onSend: (event, intended) => {
         stamping.stamp(event.data.eventId, Math.round(intended));
-        const topic = topicName(eventCatalog[event.type].topic, prefix);
+        const topic = topicName(catalog.get(event.type).topic, prefix);
         produced.set(topic, (produced.get(topic) ?? 0) + 1);
       },
       onStart: (from) => {
@@ -263,7 +263,7 @@ export async function runE2e(ctx: BenchContext): Promise<ScenarioResult> {
     );
     if (options.references) {
       try {
-        const ceiling = await redisCeiling(scope.config, combinedMix(groups, sample), {
+        const ceiling = await redisCeiling(scope.config, combinedMix(catalog, groups, sample), {
           requests: options.redisRequests,
         });
         references.push(ceiling);

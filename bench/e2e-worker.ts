@@ -10,6 +10,7 @@
  * batches (every {@link FLUSH_MS} ms); the stamps are taken here, when the apply happens, so the
  * batching delays only the live progress bar, not the measured latency.
  */
+import { benchApp } from './bench-app.js';
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -71,14 +72,9 @@ function isProjection(x: unknown): x is Projection {
   return typeof p?.name === 'string' && Array.isArray(p.topics) && typeof p.apply === 'function';
 }
 
-/** The consumer groups to run: every projection, plus `analytics` if the module exposes one. */
+/** The consumer groups to run: every projection of the bench's app. */
 export async function consumerGroups(): Promise<{ groups: Projection[]; analytics: boolean }> {
-  const mod = (await import('../consumers/projections/index.js')) as Record<string, unknown> & {
-    projections: Readonly<Record<string, unknown>>;
-  };
-  const groups = Object.values(mod.projections).filter(isProjection);
-  const extra = mod.analytics ?? mod.analyticsProjection;
-  if (isProjection(extra) && !groups.some((g) => g.name === extra.name)) groups.push(extra);
+  const groups = [...(await benchApp()).projections.values()].filter(isProjection);
   return { groups, analytics: groups.some((g) => g.name.startsWith('analytics')) };
 }
 
@@ -163,6 +159,7 @@ async function serve(start: StartMessage): Promise<void> {
   let slices: AppliedSlice[] = [];
   // Nothing is produced before every group is ready, so the slices of the start wait for the timer.
   const runtime = await ConsumerRuntime.start({
+    catalog: (await benchApp()).catalog,
     config: start.config,
     logger,
     projection: reportingApplies(projection, (slice) => slices.push(slice)),

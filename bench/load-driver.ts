@@ -12,7 +12,7 @@
  * the hand-over to the acknowledgement.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { TributaryEvent } from '../schemas/catalog.js';
+import type { AppEvent as TributaryEvent } from '../schemas/catalog.js';
 import type { EventFactory } from './bench-events.js';
 import type { LatencyRecorder } from './latency-recorder.js';
 

@@ -14,6 +14,8 @@ import { fileURLToPath } from 'node:url';
 import type { TributaryConfig } from '../lib/config.js';
 import { initLogger, type Logger } from '../lib/logger.js';
 import { generateEvents } from '../producers/generator.js';
+import type { EventCatalog } from '../schemas/catalog.js';
+import { benchApp } from './bench-app.js';
 import { Publisher } from '../producers/publisher.js';
 import { userEventFactory, type EventFactory } from './bench-events.js';
 import { drive } from './load-driver.js';
@@ -29,8 +31,8 @@ export interface PrefillRequest {
   readonly stream?: 'users' | 'generated';
 }
 
-function eventsOf(request: PrefillRequest): EventFactory {
-  if (request.stream !== 'generated') return userEventFactory(request.size, request.users);
+function eventsOf(catalog: EventCatalog, request: PrefillRequest): EventFactory {
+  if (request.stream !== 'generated') return userEventFactory(catalog, request.size, request.users);
   const stream = generateEvents({
     seed: 7,
     users: request.users,
@@ -45,7 +47,8 @@ type PrefillReply =
 
 /** Publishes `events` events at full speed and waits until all are acknowledged. */
 export async function prefill(request: PrefillRequest, logger: Logger): Promise<number> {
-  const publisher = await Publisher.create(request.config, logger);
+  const { catalog } = await benchApp();
+  const publisher = await Publisher.create(catalog, request.config, logger);
   const bar = phaseProgress(request.progress, 'pre-fill', request.events, 'events');
   const meter = new RateMeter();
   try {
@@ -54,7 +57,7 @@ export async function prefill(request: PrefillRequest, logger: Logger): Promise<
       warmupMs: 0,
       durationMs: 3_600_000,
       limit: request.events,
-      next: eventsOf(request),
+      next: eventsOf(catalog, request),
       publish: (events) => publisher.publishBatch(events),
       maxInFlight: 50_000,
       onTick: (s) => bar.update(s.acked, meter.rate(s.acked)),

@@ -9,18 +9,23 @@ import { confluentInstalled } from '../lib/engines/index.js';
 import { producerDefaults } from '../lib/engines/options.js';
 import { Publisher } from '../producers/publisher.js';
 import { encodedSize, pageViewFactory } from './bench-events.js';
+import { benchApp } from './bench-app.js';
 import { BenchScope } from './bench-scope.js';
 import { cpuMicrosPerEvent, throughputOf, type BenchContext, type ScenarioResult } from './bench-options.js';
 import { producerPerformance, type ReferenceResult } from './kafka-perf-tools.js';
+import type { EventCatalog } from '../schemas/catalog.js';
 import { LatencyRecorder } from './latency-recorder.js';
 import { drive } from './load-driver.js';
 import { phaseProgress, RateMeter } from './progress.js';
 import { ratio, type Ratio, type RunResult } from './report.js';
 
 /** Average encoded size of the first 1,000 events of a factory. */
-export function averageSize(factory: (t: number) => Parameters<typeof encodedSize>[0]): number {
+export function averageSize(
+  catalog: EventCatalog,
+  factory: (t: number) => Parameters<typeof encodedSize>[1],
+): number {
   let total = 0;
-  for (let i = 0; i < 1000; i++) total += encodedSize(factory(Date.now()));
+  for (let i = 0; i < 1000; i++) total += encodedSize(catalog, factory(Date.now()));
   return Math.round(total / 1000);
 }
 
@@ -45,7 +50,9 @@ function mainThreadCpuMicros(): number | undefined {
 
 export async function runProduce(ctx: BenchContext): Promise<ScenarioResult> {
   const { options, logger } = ctx;
+  const app = await benchApp();
   const scope = await BenchScope.open(ctx.config, logger, {
+    catalog: app.catalog,
     partitions: options.partitions,
     engine: options.engines[0]!,
     keep: options.keep,
@@ -54,7 +61,7 @@ export async function runProduce(ctx: BenchContext): Promise<ScenarioResult> {
   const references: ReferenceResult[] = [];
   const ratios: Ratio[] = [];
   const notes: string[] = [];
-  const bytes = averageSize(pageViewFactory(options.size, 10_000, 99));
+  const bytes = averageSize(scope.catalog, pageViewFactory(scope.catalog, options.size, 10_000, 99));
   try {
     for (const engine of options.engines) {
       if (engine === 'confluent' && !confluentInstalled()) {
@@ -119,7 +126,7 @@ async function produceOnce(
 ): Promise<RunResult> {
   const { options, logger } = ctx;
   const config = { ...scope.config, kafka: { ...scope.config.kafka, engine } };
-  const publisher = await Publisher.create(config, logger);
+  const publisher = await Publisher.create(scope.catalog, config, logger);
   const acks = new LatencyRecorder();
   const total = options.warmupSeconds + options.durationSeconds;
   const bar = phaseProgress(options.progress, `produce ${engine}`, total, 's');
@@ -131,7 +138,7 @@ async function produceOnce(
       rate: options.rate,
       warmupMs: options.warmupSeconds * 1000,
       durationMs: options.durationSeconds * 1000,
-      next: pageViewFactory(options.size),
+      next: pageViewFactory(scope.catalog, options.size),
       publish: (events) => publisher.publishBatch(events),
       acks,
       onStart: (from) =>

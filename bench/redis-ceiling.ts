@@ -11,7 +11,7 @@ import type { TributaryConfig } from '../lib/config.js';
 import { ProjectionKeys } from '../lib/redis-keys.js';
 import { WriteBatch } from '../consumers/offset-fence.js';
 import type { Projection } from '../consumers/runtime/types.js';
-import type { TributaryEvent } from '../schemas/catalog.js';
+import type { AppEvent as TributaryEvent } from '../schemas/catalog.js';
 import type { ReferenceResult } from './kafka-perf-tools.js';
 
 /** Commands per event by name, with one example of each (its words as the projection wrote them). */

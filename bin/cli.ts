@@ -1,5 +1,7 @@
 /** The `tributary` command line: one CLI that fronts every part. */
 import { Command, CommanderError } from 'commander';
+import type { App } from '../app/app.js';
+import { loadApp } from '../app/load-app.js';
 import { configKeys, loadConfig, type TributaryConfig } from '../lib/config.js';
 import { isTributaryError } from '../lib/errors.js';
 import { initLogger, type Logger } from '../lib/logger.js';
@@ -12,13 +14,16 @@ import { registerProduceCommands } from '../producers/produce-command.js';
 import { registerQueryCommand } from '../query/query-command.js';
 import { registerDemoCommand } from './demo-command.js';
 import { registerBenchCommand } from '../bench/bench-command.js';
+import { registerCodegenCommand } from '../schemas/codegen-command.js';
 import { dropWarnings, isKafkajsIdleCheckWarning } from './known-warnings.js';
 
 export async function main(argv: string[]): Promise<void> {
   dropWarnings(isKafkajsIdleCheckWarning);
   let config: TributaryConfig | undefined;
   let logger: Logger | undefined;
+  let app: Promise<App> | undefined;
   const ctx: CliContext = {
+    app: () => (app ??= loadApp({ app: program.opts<{ app?: string }>().app })),
     config: () => (config ??= loadConfig()),
     logger: () =>
       (logger ??= initLogger({
@@ -30,6 +35,11 @@ export async function main(argv: string[]): Promise<void> {
   const program = new Command('tributary')
     .description(
       'Typed Avro events through Apache Kafka into exactly-once read models and analytics in Redis',
+    )
+    .option(
+      '--app <path>',
+      'the app to run: a tributary.config.ts (or .mts/.js/.mjs), or a folder with one ' +
+        '(default: TRIBUTARY_APP, else the working directory)',
     )
     .showHelpAfterError()
     .addHelpText(
@@ -47,6 +57,7 @@ export async function main(argv: string[]): Promise<void> {
   registerRebuildCommand(program, ctx);
   registerQueryCommand(program, ctx);
   registerBenchCommand(program, ctx);
+  registerCodegenCommand(program, ctx);
 
   try {
     await program.parseAsync(argv);

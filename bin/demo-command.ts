@@ -8,11 +8,9 @@ import type { Command } from 'commander';
 import { ConsumerMetrics } from '../consumers/runtime/consumer-metrics.js';
 import { startHealthServer } from '../consumers/runtime/health-server.js';
 import { startLive } from '../consumers/runtime/live-projection.js';
-import { projections } from '../consumers/projections/index.js';
 import { printPlan, printStatus, runTopicProvisioning, type CliContext } from '../infra/stack-command.js';
 import { stackUp } from '../infra/stack/stack.js';
 import { createMetricsRegistry } from '../lib/metrics.js';
-import { generateEvents } from '../producers/generator.js';
 import { printIngestBanner } from '../producers/http/ingest-command.js';
 import { startIngestService } from '../producers/http/service.js';
 import { publishPaced } from '../producers/paced-publish.js';
@@ -33,15 +31,22 @@ export function registerDemoCommand(program: Command, ctx: CliContext): void {
       const logger = ctx.logger();
       const rate = Number(opts.rate);
       if (!(rate > 0)) throw new Error(`--rate must be > 0, got ${opts.rate}`);
+      const app = await ctx.app();
       const rows = await stackUp(config, logger, { onProgress: (m) => console.log(m) });
-      printPlan(await runTopicProvisioning(config, logger));
+      printPlan(await runTopicProvisioning(config, logger, app));
       console.log('');
       printStatus(rows);
 
-      const ingest = await startIngestService({ config, logger });
-      const query = await startQueryService({ config, logger });
+      const ingest = await startIngestService({ catalog: app.catalog, config, logger });
+      const query = await startQueryService({ catalog: app.catalog, config, logger });
       const registry = createMetricsRegistry({ service: 'consumer' });
-      const live = await startLive(config, logger, Object.values(projections), new ConsumerMetrics(registry));
+      const live = await startLive(
+        app.catalog,
+        config,
+        logger,
+        [...app.projections.values()],
+        new ConsumerMetrics(registry),
+      );
       const health =
         config.consumer.httpPort > 0
           ? await startHealthServer({
@@ -69,11 +74,14 @@ export function registerDemoCommand(program: Command, ctx: CliContext): void {
       process.once('SIGTERM', onSignal);
       const timer = opts.duration ? setTimeout(onSignal, Number(opts.duration) * 1000) : undefined;
       let sent = 0;
-      if (opts.generate) {
+      if (opts.generate && !app.generator) {
+        console.log(`The app ${app.name} declares no generator: nothing is generated.`);
+      }
+      if (opts.generate && app.generator) {
         console.log(`Generating ${rate} events/s for ${Number(opts.users)} users; Ctrl-C to stop.`);
         const result = await publishPaced({
           publisher: ingest.publisher,
-          events: generateEvents({
+          events: app.generator({
             seed: Date.now() % 1_000_000,
             users: Number(opts.users),
             startTime: Date.now(),

@@ -2,7 +2,6 @@
 import type { Command } from 'commander';
 import { ensureTopics, type CliContext } from '../infra/stack-command.js';
 import { createMetricsRegistry } from '../lib/metrics.js';
-import { projections } from './projections/index.js';
 import { ConsumerMetrics } from './runtime/consumer-metrics.js';
 import { startHealthServer } from './runtime/health-server.js';
 import { startLive } from './runtime/live-projection.js';
@@ -11,27 +10,32 @@ export function registerConsumeCommand(program: Command, ctx: CliContext): void 
   program
     .command('consume')
     .description('run read-model projections with an exactly-once effect in Redis')
-    .argument('[projections...]', `which (${Object.keys(projections).join(', ')}); default all`)
+    .argument('[projections...]', "which of the app's projections; default all")
     .option(
       '--http-port <port>',
       '/metrics, /healthz, /readyz port (0: none; default TRIBUTARY_CONSUMER_HTTP_PORT)',
     )
     .action(async (names: string[], opts: { httpPort?: string }) => {
       const config = ctx.config();
-      const wanted = names.length > 0 ? names : Object.keys(projections);
+      const app = await ctx.app();
+      const { projections } = app;
+      if (projections.size === 0)
+        throw new Error(`the app ${app.name} (${app.file}) declares no projections`);
+      const wanted = names.length > 0 ? names : [...projections.keys()];
       for (const n of wanted) {
-        if (!projections[n]) {
+        if (!projections.has(n)) {
           throw new Error(
-            `unknown projection ${JSON.stringify(n)}; one of ${Object.keys(projections).join(', ')}`,
+            `unknown projection ${JSON.stringify(n)}; one of ${[...projections.keys()].join(', ')}`,
           );
         }
       }
       await ensureTopics(ctx);
       const registry = createMetricsRegistry({ service: 'consumer' });
       const live = await startLive(
+        app.catalog,
         config,
         ctx.logger(),
-        wanted.map((n) => projections[n]!),
+        wanted.map((n) => projections.get(n)!),
         new ConsumerMetrics(registry),
       );
       const port = opts.httpPort !== undefined ? Number(opts.httpPort) : config.consumer.httpPort;

@@ -2,7 +2,6 @@
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { ensureTopics, type CliContext } from '../infra/stack-command.js';
-import { projections } from './projections/index.js';
 import { rebuildProjection } from './rebuild.js';
 
 export function registerRebuildCommand(program: Command, ctx: CliContext): void {
@@ -11,13 +10,14 @@ export function registerRebuildCommand(program: Command, ctx: CliContext): void 
     .description(
       'fill a new key version of a read model from the earliest offsets, then swap it in atomically',
     )
-    .argument('<projection>', Object.keys(projections).join(' | '))
+    .argument('<projection>', "one of the app's projections")
     .option('--keep-old', 'keep the old version’s keys after the swap')
     .action(async (name: string, opts: { keepOld?: boolean }) => {
-      const projection = projections[name];
+      const app = await ctx.app();
+      const projection = app.projections.get(name);
       if (!projection)
         throw new Error(
-          `unknown projection ${JSON.stringify(name)}; one of ${Object.keys(projections).join(', ')}`,
+          `unknown projection ${JSON.stringify(name)}; one of ${[...app.projections.keys()].join(', ')}`,
         );
       await ensureTopics(ctx);
       const bar = new SingleBar({
@@ -28,6 +28,7 @@ export function registerRebuildCommand(program: Command, ctx: CliContext): void 
       });
       let started = false;
       const result = await rebuildProjection({
+        catalog: app.catalog,
         config: ctx.config(),
         logger: ctx.logger(),
         projection,

@@ -13,7 +13,7 @@ import { Redis } from 'ioredis';
 import type { TributaryConfig } from '../lib/config.js';
 import { createKafka, projectionGroupId } from '../lib/kafka.js';
 import type { Logger } from '../lib/logger.js';
-import { topicName } from '../schemas/catalog.js';
+import { topicName, type EventCatalog } from '../schemas/catalog.js';
 import { ErrorCodes, TributaryError } from '../lib/errors.js';
 import { ProjectionKeys } from './keys.js';
 import { RebuildLock } from './rebuild-lock.js';
@@ -30,6 +30,8 @@ export interface RebuildProgress {
 }
 
 export interface RebuildOptions {
+  /** The app's events. */
+  readonly catalog: EventCatalog;
   readonly config: TributaryConfig;
   readonly logger: Logger;
   readonly projection: Projection;
@@ -131,6 +133,7 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
     log.info({ from, to, total }, 'rebuild started');
 
     const runtime = await ConsumerRuntime.start({
+      catalog: options.catalog,
       config,
       logger: options.logger,
       projection,

@@ -163,7 +163,7 @@ case "$MODE" in
     ;;
   up)
     install_all
-    exec node bin/tributary.js demo
+    exec node bin/tributary.js --app examples/shop demo
     ;;
   test)
     install_all

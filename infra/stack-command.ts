@@ -1,6 +1,7 @@
 /** CLI: `tributary stack up|down|status|logs` and `tributary topics`. */
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
+import type { App } from '../app/app.js';
 import type { TributaryConfig } from '../lib/config.js';
 import { createKafka } from '../lib/kafka.js';
 import type { Logger } from '../lib/logger.js';
@@ -13,11 +14,14 @@ import {
   type ComponentName,
 } from './stack/stack.js';
 import type { ComponentStatus } from './stack/stack.js';
-import { provisionTopics, type TopicPlan } from './topics.js';
+import { desiredTopics, provisionTopics, type TopicPlan } from './topics.js';
 
+/** What every command is given: config, logger and the app, each made on first use. */
 export interface CliContext {
   config(): TributaryConfig;
   logger(): Logger;
+  /** The app the CLI runs (`--app`, `TRIBUTARY_APP`, or the working directory's config). */
+  app(): Promise<App>;
 }
 
 function parts(list: string[] | undefined): ComponentName[] | undefined {
@@ -50,12 +54,16 @@ export function printPlan(plan: TopicPlan): void {
     console.log(`ok       ${plan.unchanged.length} topics already as configured`);
 }
 
-/** Provisions every topic from config through a short-lived admin client. */
-export async function runTopicProvisioning(config: TributaryConfig, logger: Logger): Promise<TopicPlan> {
+/** Provisions every topic of the app through a short-lived admin client. */
+export async function runTopicProvisioning(
+  config: TributaryConfig,
+  logger: Logger,
+  app: App,
+): Promise<TopicPlan> {
   const admin = createKafka(config, logger).admin();
   await admin.connect();
   try {
-    return await provisionTopics(admin, config, logger);
+    return await provisionTopics(admin, logger, desiredTopics(config, app.catalog));
   } finally {
     await admin.disconnect();
   }
@@ -68,7 +76,7 @@ export async function runTopicProvisioning(config: TributaryConfig, logger: Logg
 export async function ensureTopics(ctx: CliContext): Promise<void> {
   const config = ctx.config();
   if (!config.topics.autoProvision) return;
-  const plan = await runTopicProvisioning(config, ctx.logger());
+  const plan = await runTopicProvisioning(config, ctx.logger(), await ctx.app());
   if (plan.create.length > 0) console.error(`created topics: ${plan.create.map((t) => t.name).join(', ')}`);
 }
 
@@ -134,9 +142,11 @@ export function registerStackCommands(program: Command, ctx: CliContext): void {
 
   program
     .command('topics')
-    .description('create or update every topic from config (idempotent; partition changes are only reported)')
+    .description(
+      'create or update every topic of the app and its dead-letter topics (idempotent; partition changes are only reported)',
+    )
     .action(async () => {
-      printPlan(await runTopicProvisioning(ctx.config(), ctx.logger()));
+      printPlan(await runTopicProvisioning(ctx.config(), ctx.logger(), await ctx.app()));
     });
 }
 

@@ -1,5 +1,5 @@
 /**
- * Topic provisioning from config, idempotent. Missing topics are created; topic configs that
+ * Topic provisioning from an app's topic declarations and config, idempotent. Missing topics are created; topic configs that
  * differ (retention, cleanup policy) are altered; a changed partition count is reported and
  * never applied, since adding partitions re-keys every aggregate (DESIGN.md §3).
  */
@@ -7,6 +7,7 @@ import type { Admin, ITopicConfig } from 'kafkajs';
 import type { TributaryConfig } from '../lib/config.js';
 import { ErrorCodes, TributaryError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
+import type { EventCatalog } from '../schemas/catalog.js';
 
 export interface TopicSpec {
   readonly name: string;
@@ -15,55 +16,40 @@ export interface TopicSpec {
   readonly configs: Readonly<Record<string, string>>;
 }
 
-/** Base names of the topics Tributary owns; `config.topics.prefix` is put in front of each. */
-export const TopicNames = {
-  users: 'users',
-  orders: 'orders',
-  pageViews: 'page-views',
-  /** The old untyped JSON topic that the legacy bridge upcasts to `users`. */
-  legacyUserCreated: 'user-created',
-  lateEvents: 'analytics.late-events',
-  analyticsWindows: 'analytics.windows',
-} as const;
-
 /** The dead-letter topic of a topic. */
 export function dlqTopic(topic: string): string {
   return `${topic}.dlq`;
 }
 
-/** Every topic the system needs, with settings from config. */
-export function desiredTopics(config: TributaryConfig): TopicSpec[] {
+/**
+ * Every topic the app declares, each followed by its dead-letter topic if it has one, with the
+ * settings it declares and config's defaults for the rest.
+ */
+export function desiredTopics(config: TributaryConfig, catalog: EventCatalog): TopicSpec[] {
   const t = config.topics;
-  const name = (base: string) => `${t.prefix}${base}`;
-  const data = (base: string): TopicSpec => ({
-    name: name(base),
-    partitions: t.partitions,
-    replicationFactor: t.replicationFactor,
-    configs: {
-      'cleanup.policy': 'delete',
-      'retention.ms': String(t.retentionMs),
-      'compression.type': 'producer',
-    },
-  });
-  const dlq = (base: string): TopicSpec => ({
-    name: dlqTopic(name(base)),
-    partitions: 1,
-    replicationFactor: t.replicationFactor,
-    configs: { 'cleanup.policy': 'delete', 'retention.ms': String(t.dlqRetentionMs) },
-  });
-  const aggregates = [TopicNames.users, TopicNames.orders, TopicNames.pageViews];
-  return [
-    ...aggregates.map(data),
-    ...aggregates.map(dlq),
-    data(TopicNames.legacyUserCreated),
-    dlq(TopicNames.legacyUserCreated),
-    data(TopicNames.lateEvents),
-    {
-      ...data(TopicNames.analyticsWindows),
-      // Final windows are keyed by window id; compaction keeps the last result of each.
-      configs: { 'cleanup.policy': 'compact,delete', 'retention.ms': String(t.retentionMs) },
-    },
-  ];
+  const specs: TopicSpec[] = [];
+  for (const topic of catalog.topics) {
+    const name = `${t.prefix}${topic.name}`;
+    specs.push({
+      name,
+      partitions: topic.partitions ?? t.partitions,
+      replicationFactor: t.replicationFactor,
+      configs: {
+        'cleanup.policy': topic.cleanup,
+        'retention.ms': String(topic.retentionMs ?? t.retentionMs),
+        ...(topic.cleanup === 'delete' ? { 'compression.type': 'producer' } : {}),
+      },
+    });
+  }
+  for (const topic of catalog.topics.filter((x) => x.deadLetters)) {
+    specs.push({
+      name: dlqTopic(`${t.prefix}${topic.name}`),
+      partitions: 1,
+      replicationFactor: t.replicationFactor,
+      configs: { 'cleanup.policy': 'delete', 'retention.ms': String(t.dlqRetentionMs) },
+    });
+  }
+  return specs;
 }
 
 export interface ExistingTopic {
@@ -161,14 +147,13 @@ async function describeExisting(admin: Admin, names: string[]): Promise<Map<stri
 }
 
 /**
- * Applies the plan for `desired` (default: every topic from config) and returns it, so callers
+ * Applies the plan for `desired` (every topic of the app: {@link desiredTopics}) and returns it, so callers
  * can report what changed. Partition drift is logged as a warning.
  */
 export async function provisionTopics(
   admin: Admin,
-  config: TributaryConfig,
   logger: Logger,
-  desired: readonly TopicSpec[] = desiredTopics(config),
+  desired: readonly TopicSpec[],
 ): Promise<TopicPlan> {
   const log = logger.child({ component: 'topics' });
   try {

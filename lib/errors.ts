@@ -26,13 +26,23 @@ export const ErrorCodes = {
   VALUE_OUT_OF_RANGE: 'TRIBUTARY_VALUE_OUT_OF_RANGE',
   /** Another `rebuild` of the same projection holds its lock. */
   REBUILD_LOCKED: 'TRIBUTARY_REBUILD_LOCKED',
+  /** No app to load: no `tributary.config.*` where the CLI looked. */
+  APP_NOT_FOUND: 'TRIBUTARY_APP_NOT_FOUND',
+  /** The app's definition is wrong (named by file and path). */
+  APP_INVALID: 'TRIBUTARY_APP_INVALID',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 
+// Brands, not only `instanceof`: an app's module may load a second copy of this file (an app
+// that bundles Tributary, or one linked from elsewhere), whose classes are other objects.
+const TRIBUTARY = Symbol.for('tributary.error');
+const UNRECOVERABLE = Symbol.for('tributary.error.unrecoverable');
+
 /** Base class of every error Tributary raises deliberately. */
 export class TributaryError extends Error {
   readonly code: ErrorCode;
+  readonly [TRIBUTARY] = true;
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'TributaryError';
@@ -45,20 +55,25 @@ export class TributaryError extends Error {
  * dead-letter topic instead of through the retry/backoff path.
  */
 export class UnrecoverableError extends TributaryError {
+  readonly [UNRECOVERABLE] = true;
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(code, message, options);
     this.name = 'UnrecoverableError';
   }
 }
 
+function branded(err: unknown, brand: symbol): boolean {
+  return typeof err === 'object' && err !== null && (err as Record<symbol, unknown>)[brand] === true;
+}
+
 export function isTributaryError(err: unknown): err is TributaryError {
-  return err instanceof TributaryError;
+  return err instanceof TributaryError || branded(err, TRIBUTARY);
 }
 
 export function hasCode(err: unknown, code: ErrorCode): err is TributaryError {
-  return err instanceof TributaryError && err.code === code;
+  return isTributaryError(err) && err.code === code;
 }
 
 export function isUnrecoverable(err: unknown): err is UnrecoverableError {
-  return err instanceof UnrecoverableError;
+  return err instanceof UnrecoverableError || branded(err, UNRECOVERABLE);
 }

@@ -13,10 +13,20 @@ export function registerBridgeCommand(program: Command, ctx: CliContext): void {
       const config = ctx.config();
       const logger = ctx.logger();
       await ensureTopics(ctx);
-      const publisher = await Publisher.create(config, logger);
+      const app = await ctx.app();
+      if (!app.catalog.isEventType('UserCreated')) {
+        throw new Error(`the bridge publishes UserCreated, which the app ${app.name} has no event for`);
+      }
+      const publisher = await Publisher.create(app.catalog, config, logger);
       const deadLetters = createProducer(config, logger);
       await deadLetters.connect();
-      const bridge = await startLegacyBridge({ config, logger, publisher, deadLetters });
+      const bridge = await startLegacyBridge({
+        catalog: app.catalog,
+        config,
+        logger,
+        publisher,
+        deadLetters,
+      });
       console.log('bridge running; Ctrl-C to stop');
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);

@@ -5,12 +5,16 @@
  * arrive out of order (a little behind the stream) or late (far behind it). The same seed gives
  * the same stream, byte for byte, so tests can compute oracles and the bench can repeat runs.
  */
-import { createEvent, type EventType, type TributaryEvent } from '../schemas/catalog.js';
-import type { OrderLineItem, UserPlan } from '../schemas/generated/events.js';
+import { createEvent } from '../schemas/catalog.js';
+import type {
+  AnyEvent as TributaryEvent,
+  EventType,
+  OrderLineItem,
+  UserPlan,
+} from '../examples/shop/generated/events.js';
+import type { GeneratorOptions as CommonOptions } from './event-generator.js';
 
-export interface GeneratorOptions {
-  /** Seed of the pseudo-random stream. */
-  readonly seed: number;
+export interface GeneratorOptions extends CommonOptions {
   /** Distinct users. Default 1000. */
   readonly users?: number;
   /** Event time of the first event, epoch ms. Default 2026-01-01T00:00:00Z. */
@@ -129,7 +133,7 @@ export function* generateEvents(options: GeneratorOptions, count?: number): Gene
   let now = start;
 
   const make = <K extends EventType>(type: K, data: object): TributaryEvent =>
-    createEvent(type, { ...data, eventId: uuidFrom(random), occurredAt: now } as never) as TributaryEvent;
+    createEvent<K, object>(type, { ...data, eventId: uuidFrom(random), occurredAt: now }) as TributaryEvent;
 
   for (let n = 0; count === undefined || n < count; n++) {
     now = Math.round(start + n * interval);

@@ -12,8 +12,8 @@ import { deadLetterRecord } from '../lib/dead-letter.js';
 import type { EngineProducer } from '../lib/engine.js';
 import { createKafka } from '../lib/kafka.js';
 import type { Logger } from '../lib/logger.js';
-import { eventCatalog, type EventOf } from '../schemas/catalog.js';
-import type { UserPlan } from '../schemas/generated/events.js';
+import type { EventCatalog } from '../schemas/catalog.js';
+import type { EventOf, UserPlan } from '../examples/shop/generated/events.js';
 import { findIssues } from '../schemas/validate.js';
 import type { Publisher } from './publisher.js';
 
@@ -47,8 +47,15 @@ export function legacyUserId(email: string): string {
   return uuidv5(`email:${email.trim().toLowerCase()}`, BRIDGE_UUID_NAMESPACE);
 }
 
-/** Pure: one legacy JSON record → a typed `UserCreated`, or the reason it cannot be one. */
-export function upcastLegacyUserCreated(value: Buffer | null, source: LegacySource): UpcastResult {
+/**
+ * Pure: one legacy JSON record → a typed `UserCreated` (checked against the catalog's schema of
+ * it), or the reason it cannot be one.
+ */
+export function upcastLegacyUserCreated(
+  catalog: EventCatalog,
+  value: Buffer | null,
+  source: LegacySource,
+): UpcastResult {
   let parsed: unknown;
   try {
     parsed = JSON.parse(value?.toString('utf8') ?? '');
@@ -82,12 +89,14 @@ export function upcastLegacyUserCreated(value: Buffer | null, source: LegacySour
     // ISO 3166 user-assigned "unknown" code: the old events never carried a country.
     country: country ? (o.country as string).toUpperCase() : 'ZZ',
   };
-  const issues = findIssues(eventCatalog.UserCreated.avroType, data);
+  const issues = findIssues(catalog.get('UserCreated').avroType, data);
   if (issues.length > 0) return { ok: false, code: 'INVALID_FIELDS', message: issues.join('; ') };
   return { ok: true, event: { type: 'UserCreated', data } };
 }
 
 export interface BridgeOptions {
+  /** The app's events (the shop's, with `UserCreated`). */
+  readonly catalog: EventCatalog;
   readonly config: TributaryConfig;
   readonly logger: Logger;
   readonly publisher: Publisher;
@@ -134,7 +143,7 @@ export async function startLegacyBridge(options: BridgeOptions): Promise<Running
         offset: m.offset,
         timestamp: Number(m.timestamp),
       };
-      const result = upcastLegacyUserCreated(m.value, where);
+      const result = upcastLegacyUserCreated(options.catalog, m.value, where);
       if (result.ok) events.push(result.event);
       else {
         dead.push(

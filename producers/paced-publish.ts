@@ -4,7 +4,7 @@
  * latency) rather than as a quietly lower rate. Backpressure still bounds memory: the
  * publisher's in-flight budget makes `publishBatch` wait when too much is unacknowledged.
  */
-import type { TributaryEvent } from '../schemas/catalog.js';
+import type { AppEvent } from '../schemas/catalog.js';
 import type { Publisher } from './publisher.js';
 
 export interface PacedProgress {
@@ -16,7 +16,7 @@ export interface PacedProgress {
 
 export interface PacedOptions {
   readonly publisher: Publisher;
-  readonly events: Iterator<{ event: TributaryEvent }>;
+  readonly events: Iterator<{ readonly event: AppEvent<string, object> }>;
   /** Events per second. */
   readonly rate: number;
   /** Stop after this many events (default: never). */
@@ -47,7 +47,7 @@ export async function publishPaced(options: PacedOptions): Promise<PacedProgress
   });
   while (!options.signal?.aborted && due < limit) {
     const target = Math.min(limit, Math.floor(((Date.now() - started) / 1000) * rate));
-    const batch: TributaryEvent[] = [];
+    const batch: AppEvent<string, object>[] = [];
     while (due < target) {
       const next = events.next();
       if (next.done) break;

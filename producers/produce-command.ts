@@ -8,17 +8,20 @@ import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { ensureTopics, type CliContext } from '../infra/stack-command.js';
 import { isTributaryError } from '../lib/errors.js';
-import { EVENT_TYPES, eventCatalog, isEventType, type TributaryEvent } from '../schemas/catalog.js';
+import type { AppEvent, EventCatalog } from '../schemas/catalog.js';
 import { parseEventInput } from './event-input.js';
-import { generateEvents } from './generator.js';
 import { publishPaced } from './paced-publish.js';
 import { Publisher } from './publisher.js';
 
 /** Turns `--field value` pairs into a JSON payload, typed by the event's Avro schema. */
-export function fieldsFromFlags(type: string, args: readonly string[]): Record<string, unknown> {
-  if (!isEventType(type))
-    throw new Error(`unknown event type ${JSON.stringify(type)}; one of ${EVENT_TYPES.join(', ')}`);
-  const fields = new Map(eventCatalog[type].schema.fields.map((f) => [f.name, f.type]));
+export function fieldsFromFlags(
+  catalog: EventCatalog,
+  type: string,
+  args: readonly string[],
+): Record<string, unknown> {
+  if (!catalog.isEventType(type))
+    throw new Error(`unknown event type ${JSON.stringify(type)}; one of ${catalog.types.join(', ')}`);
+  const fields = new Map(catalog.get(type).schema.fields.map((f) => [f.name, f.type]));
   const data: Record<string, unknown> = {};
   for (let i = 0; i < args.length; i++) {
     const flag = args[i]!;
@@ -57,7 +60,12 @@ function printSummary(s: Summary): void {
 }
 
 /** Reads NDJSON events, validates each line, publishes the valid ones in pipelined batches. */
-async function produceFile(publisher: Publisher, file: string, maxClockSkewMs: number): Promise<Summary> {
+async function produceFile(
+  catalog: EventCatalog,
+  publisher: Publisher,
+  file: string,
+  maxClockSkewMs: number,
+): Promise<Summary> {
   const fromStdin = file === '-';
   const total = fromStdin ? 0 : statSync(file).size;
   const input = fromStdin ? process.stdin : createReadStream(file);
@@ -72,7 +80,7 @@ async function produceFile(publisher: Publisher, file: string, maxClockSkewMs: n
   const summary: Summary = { sent: 0, rejected: [] };
   const started = Date.now();
   const inFlight = new Set<Promise<void>>();
-  let batch: { line: number; event: TributaryEvent }[] = [];
+  let batch: { line: number; event: AppEvent }[] = [];
   let bytes = 0;
   let line = 0;
 
@@ -108,7 +116,7 @@ async function produceFile(publisher: Publisher, file: string, maxClockSkewMs: n
       summary.rejected.push({ line, reason: `invalid JSON: ${(err as Error).message}` });
       continue;
     }
-    const parsed = parseEventInput(json, { now: Date.now(), maxClockSkewMs });
+    const parsed = parseEventInput(catalog, json, { now: Date.now(), maxClockSkewMs });
     if (!parsed.ok) summary.rejected.push({ line, reason: parsed.message });
     else batch.push({ line, event: parsed.event });
     if (batch.length >= 500) await flush();
@@ -124,7 +132,7 @@ export function registerProduceCommands(program: Command, ctx: CliContext): void
   program
     .command('produce')
     .description('publish one event from flags, or NDJSON events from a file or stdin')
-    .argument('[type]', `event type (${EVENT_TYPES.join(', ')})`)
+    .argument('[type]', "event type (one of the app's)")
     .option('-f, --file <path>', 'NDJSON file of {"type","data"} events; "-" reads stdin')
     .allowUnknownOption()
     .allowExcessArguments()
@@ -142,10 +150,12 @@ export function registerProduceCommands(program: Command, ctx: CliContext): void
         cmd.help({ error: true });
         return;
       }
-      let event: TributaryEvent | undefined;
+      const { catalog } = await ctx.app();
+      let event: AppEvent | undefined;
       if (file === undefined) {
         const parsed = parseEventInput(
-          { type, data: fieldsFromFlags(type!, cmd.args.slice(1)) },
+          catalog,
+          { type, data: fieldsFromFlags(catalog, type!, cmd.args.slice(1)) },
           { now: Date.now(), maxClockSkewMs: config.events.maxClockSkewMs },
         );
         if (!parsed.ok) {
@@ -155,13 +165,13 @@ export function registerProduceCommands(program: Command, ctx: CliContext): void
         event = parsed.event;
       }
       await ensureTopics(ctx);
-      const publisher = await Publisher.create(config, ctx.logger());
+      const publisher = await Publisher.create(catalog, config, ctx.logger());
       try {
         if (event) {
           const r = await publisher.publish(event);
           console.log(`sent ${r.type} ${r.eventId} to ${r.topic}`);
         } else {
-          printSummary(await produceFile(publisher, file!, config.events.maxClockSkewMs));
+          printSummary(await produceFile(catalog, publisher, file!, config.events.maxClockSkewMs));
         }
       } finally {
         await publisher.close();
@@ -170,7 +180,7 @@ export function registerProduceCommands(program: Command, ctx: CliContext): void
 
   program
     .command('generate')
-    .description('produce a realistic synthetic stream (deterministic for a seed), paced at --rate')
+    .description("produce the app's synthetic stream (deterministic for a seed), paced at --rate")
     .option('-r, --rate <n>', 'events per second', '1000')
     .option('-d, --duration <s>', 'seconds to run (default: until Ctrl-C)')
     .option('-n, --count <n>', 'stop after this many events')
@@ -194,7 +204,11 @@ export function registerProduceCommands(program: Command, ctx: CliContext): void
         o.count !== undefined ? num('count') : Infinity,
         o.duration !== undefined ? Math.floor(num('duration') * rate) : Infinity,
       );
-      const events = generateEvents({
+      const app = await ctx.app();
+      if (!app.generator) {
+        throw new Error(`the app ${app.name} (${app.file}) declares no generator for synthetic events`);
+      }
+      const events = app.generator({
         seed: num('seed'),
         users: num('users'),
         startTime: Date.now(),
@@ -212,7 +226,7 @@ export function registerProduceCommands(program: Command, ctx: CliContext): void
         return;
       }
       await ensureTopics(ctx);
-      const publisher = await Publisher.create(ctx.config(), ctx.logger());
+      const publisher = await Publisher.create(app.catalog, ctx.config(), ctx.logger());
       await runPaced(publisher, events, rate, limit);
     });
 }
@@ -220,7 +234,7 @@ export function registerProduceCommands(program: Command, ctx: CliContext): void
 /** `generate` in the foreground: paced publishing with a live rate on stderr, Ctrl-C to stop. */
 async function runPaced(
   publisher: Publisher,
-  events: Generator<{ event: TributaryEvent }>,
+  events: Iterator<{ readonly event: AppEvent<string, object> }>,
   rate: number,
   limit: number,
 ): Promise<void> {

@@ -14,14 +14,7 @@ import type { EngineProducer, EngineProducerOptions, OutgoingRecord } from '../l
 import { createProducer } from '../lib/engines/index.js';
 import { ErrorCodes, TributaryError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
-import {
-  EVENT_TYPE_HEADER,
-  EVENT_TYPES,
-  eventKey,
-  topicOf,
-  type EventType,
-  type TributaryEvent,
-} from '../schemas/catalog.js';
+import { EVENT_TYPE_HEADER, type AppEvent, type EventCatalog } from '../schemas/catalog.js';
 import { EventCodec } from '../schemas/codec.js';
 import { createSchemaRegistryClient } from '../schemas/registry.js';
 import { validateEventTime } from '../schemas/validate.js';
@@ -32,9 +25,12 @@ export const EVENT_ID_HEADER = 'event-id';
 
 export interface PublishResult {
   readonly eventId: string;
-  readonly type: TributaryEvent['type'];
+  readonly type: string;
   readonly topic: string;
 }
+
+/** An event as the publisher takes it: a type of the app's catalog and its payload. */
+export type PublishableEvent = AppEvent<string, object>;
 
 export interface PublisherOptions extends EngineProducerOptions {
   /** Most events handed over and not yet acknowledged before `publish` waits. Default 50,000. */
@@ -45,17 +41,21 @@ export interface PublisherOptions extends EngineProducerOptions {
   readonly producer?: EngineProducer;
 }
 
-/** Publishes Tributary events. Create with {@link Publisher.create}; share one per process. */
-export class Publisher {
+/**
+ * Publishes an app's events. Create with {@link Publisher.create}; share one per process. `E` is
+ * the app's event union (its generated `AnyEvent`), which types what `publish` accepts.
+ */
+export class Publisher<E extends PublishableEvent = PublishableEvent> {
   private readonly pending = new Set<Promise<unknown>>();
   private closed = false;
   /** Topic names by event type, built once rather than per event. */
-  private readonly topics: Readonly<Record<EventType, string>>;
+  private readonly topics = new Map<string, string>();
   /**
    * `event-type` header values by event type, as bytes built once: the engines pass a Buffer on
    * as it is, where a string is converted to UTF-8 again for every record.
    */
-  private readonly typeHeaders: Readonly<Record<EventType, Buffer>>;
+  private readonly typeHeaders = new Map<string, Buffer>();
+  private readonly catalog: EventCatalog;
 
   private constructor(
     private readonly codec: EventCodec,
@@ -67,33 +67,38 @@ export class Publisher {
     /** `config.events.maxClockSkewMs`: events further ahead of the clock are refused. */
     private readonly maxClockSkewMs: number,
   ) {
-    const topics = {} as Record<EventType, string>;
-    const typeHeaders = {} as Record<EventType, Buffer>;
-    for (const type of EVENT_TYPES) {
-      topics[type] = topicOf(type, topicPrefix);
-      typeHeaders[type] = Buffer.from(type);
+    this.catalog = codec.catalog;
+    for (const type of this.catalog.types) {
+      this.topics.set(type, this.catalog.topicOf(type, topicPrefix));
+      this.typeHeaders.set(type, Buffer.from(type));
     }
-    this.topics = topics;
-    this.typeHeaders = typeHeaders;
   }
 
   /**
    * Connects the producer and registers (or looks up) every event schema, so a registry or
    * broker problem shows here rather than on the first event.
    */
-  static async create(
+  static async create<E extends PublishableEvent = PublishableEvent>(
+    catalog: EventCatalog,
     config: TributaryConfig,
     logger: Logger,
     options: PublisherOptions = {},
-  ): Promise<Publisher> {
+  ): Promise<Publisher<E>> {
     const log = logger.child({ component: 'publisher' });
     const codec =
       options.codec ??
-      new EventCodec({ registry: createSchemaRegistryClient(config), topicPrefix: config.topics.prefix });
+      new EventCodec({
+        catalog,
+        registry: createSchemaRegistryClient(config),
+        topicPrefix: config.topics.prefix,
+      });
+    if (codec.catalog !== catalog) {
+      throw new TributaryError(ErrorCodes.CONFIG_INVALID, 'the codec given was built for another catalog');
+    }
     await codec.prepare();
     const producer = options.producer ?? createProducer(config, log, options);
     if (!options.producer) await producer.connect();
-    return new Publisher(
+    return new Publisher<E>(
       codec,
       producer,
       !options.producer,
@@ -115,7 +120,7 @@ export class Publisher {
    * Invalid includes an `occurredAt` further ahead of this process's clock than
    * `TRIBUTARY_MAX_CLOCK_SKEW_MS` (`data.occurredAt`).
    */
-  async publish(event: TributaryEvent): Promise<PublishResult> {
+  async publish(event: E): Promise<PublishResult> {
     const [result] = await this.publishBatch([event]);
     return result!;
   }
@@ -125,7 +130,7 @@ export class Publisher {
    * nothing), then sends them grouped by topic; resolves once all are acknowledged. Events of one
    * aggregate keep their order.
    */
-  async publishBatch(events: readonly TributaryEvent[]): Promise<PublishResult[]> {
+  async publishBatch(events: readonly E[]): Promise<PublishResult[]> {
     if (this.closed) throw new TributaryError(ErrorCodes.PRODUCER_CLOSED, 'publisher is closed');
     if (events.length === 0) return [];
     const byTopic = new Map<string, OutgoingRecord[]>();
@@ -137,12 +142,12 @@ export class Publisher {
       const value = this.codec.encodeSync(event);
       validateEventTime(event, clock);
       const type = event.type;
-      const topic = this.topics[type];
-      const eventId = event.data.eventId;
+      const topic = this.topics.get(type)!;
+      const eventId = (event.data as { eventId: string }).eventId;
       const record: OutgoingRecord = {
-        key: eventKey(event),
+        key: this.catalog.eventKey(event),
         value,
-        headers: { [EVENT_TYPE_HEADER]: this.typeHeaders[type], [EVENT_ID_HEADER]: eventId },
+        headers: { [EVENT_TYPE_HEADER]: this.typeHeaders.get(type)!, [EVENT_ID_HEADER]: eventId },
       };
       let list = byTopic.get(topic);
       if (!list) byTopic.set(topic, (list = []));

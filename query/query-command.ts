@@ -114,6 +114,7 @@ export function registerQueryCommand(program: Command, ctx: CliContext): void {
       const config = ctx.config();
       const logger = initLogger({ level: config.logLevel, destination: 1 });
       const service = await startQueryService({
+        catalog: (await ctx.app()).catalog,
         config,
         logger,
         ...(opts.host === undefined ? {} : { host: opts.host }),

@@ -16,6 +16,7 @@
 import { ReplyError } from 'ioredis';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import type { AuthSettings, TributaryConfig } from '../lib/config.js';
+import type { EventCatalog } from '../schemas/catalog.js';
 import { buildServiceApp } from '../lib/http/app.js';
 import type { MappedError } from '../lib/http/app.js';
 import { createAuthenticator } from '../lib/http-auth.js';
@@ -36,6 +37,8 @@ import { registerQueryRoutes } from './routes.js';
 import { StreamHub, registerStreamRoute } from './sse.js';
 
 export interface QueryServerOptions {
+  /** The app's events and topics. */
+  readonly catalog: EventCatalog;
   readonly config: TributaryConfig;
   readonly logger: Logger;
   /** Redis, key prefix, topic names and partition counts (owned by the caller, closed after the app). */
@@ -175,7 +178,8 @@ export async function buildQueryServer(options: QueryServerOptions): Promise<Que
   registerQueryRoutes(app, { source, metrics, maxPageSize: settings.maxPageSize });
   registerAnalyticsRoutes(app, { source, metrics, defaultTopN: config.analytics.topN });
   registerStreamRoute(app, hub);
-  await registerDashboard(app, { source, config, logger });
+  const topics = options.catalog.eventTopics.map((t) => t.name);
+  await registerDashboard(app, { source, topics, config, logger });
   await app.ready();
   return { app, metrics, registry, authenticator, hub };
 }

@@ -12,8 +12,11 @@ import { openReadModelSource } from '../lib/read-models/source.js';
 import type { OwnedReadModelSource, PartitionCounts } from '../lib/read-models/source.js';
 import { buildQueryServer } from './server.js';
 import type { QueryServer } from './server.js';
+import type { EventCatalog } from '../schemas/catalog.js';
 
 export interface QueryServiceOptions {
+  /** The app's events and topics. */
+  readonly catalog: EventCatalog;
   readonly config: TributaryConfig;
   readonly logger: Logger;
   /** Default `config.query.host`. */
@@ -40,7 +43,13 @@ export async function startQueryService(options: QueryServiceOptions): Promise<Q
   });
   let server: QueryServer;
   try {
-    server = await buildQueryServer({ config, logger: options.logger, source, auth: auth.settings });
+    server = await buildQueryServer({
+      catalog: options.catalog,
+      config,
+      logger: options.logger,
+      source,
+      auth: auth.settings,
+    });
   } catch (err) {
     await source.close().catch(() => undefined);
     throw err;

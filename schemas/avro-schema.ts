@@ -1,7 +1,7 @@
 /**
- * Avro schemas as data: their JSON shape, where the `.avsc` files are, and how Tributary parses
- * them. The files stay in `schemas/` when the TypeScript is built to `dist/`, so they are found by
- * walking up from the calling module.
+ * Avro schemas as data: their JSON shape, how an app's `.avsc` files are read, and how Tributary
+ * parses them. The engine's own schemas (the analytics window result) stay in `schemas/` when the
+ * TypeScript is built to `dist/`, so they are found by walking up from the calling module.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -9,9 +9,6 @@ import { fileURLToPath } from 'node:url';
 import avro from 'avsc';
 import type { ForSchemaOptions, Type } from 'avsc';
 import { ErrorCodes, TributaryError } from '../lib/errors.js';
-
-/** The Avro namespace of every Tributary event record. */
-export const EVENT_NAMESPACE = 'dev.tributary.events';
 
 /**
  * The options every avsc Type in Tributary is built with. Writer and reader types must agree on
@@ -61,7 +58,7 @@ export interface AvroRecordSchema extends AvroComplexSchema {
   readonly fields: readonly AvroField[];
 }
 
-/** One `.avsc` file, read and checked to hold a record in {@link EVENT_NAMESPACE}. */
+/** One `.avsc` file, read and checked to hold a named record with a namespace. */
 export interface AvscFile {
   /** Absolute path of the file. */
   readonly path: string;
@@ -74,7 +71,7 @@ export interface AvscFile {
  * `fromUrl`'s, that contains `probe` itself or as `schemas/<probe>`. Works both from the sources
  * (`schemas/*.ts`) and from the build (`dist/schemas/*.js`).
  */
-export function findSchemaDir(fromUrl: string = import.meta.url, probe = 'user-created.avsc'): string {
+export function findSchemaDir(fromUrl: string, probe: string): string {
   const start = path.dirname(fileURLToPath(fromUrl));
   for (let dir = start; ; dir = path.dirname(dir)) {
     if (path.basename(dir) === 'schemas' && existsSync(path.join(dir, probe))) return dir;
@@ -91,7 +88,7 @@ export function findSchemaDir(fromUrl: string = import.meta.url, probe = 'user-c
  * Reads and checks one `.avsc` file.
  *
  * @throws {@link TributaryError} `TRIBUTARY_SCHEMA_INVALID` naming the file when it is not JSON or
- *   not a named record in {@link EVENT_NAMESPACE}.
+ *   not a named record with a namespace (any: the app chooses it).
  */
 export function readAvscFile(file: string): AvscFile {
   let parsed: unknown;
@@ -106,17 +103,29 @@ export function readAvscFile(file: string): AvscFile {
   if (s === null || typeof s !== 'object' || s.type !== 'record' || typeof s.name !== 'string') {
     throw new TributaryError(ErrorCodes.SCHEMA_INVALID, `${file}: expected a record schema with a name`);
   }
-  if (s.namespace !== EVENT_NAMESPACE) {
+  if (!AVRO_NAME.test(s.name)) {
     throw new TributaryError(
       ErrorCodes.SCHEMA_INVALID,
-      `${file}: namespace is ${JSON.stringify(s.namespace)}, expected ${JSON.stringify(EVENT_NAMESPACE)}`,
+      `${file}: ${JSON.stringify(s.name)} is not an Avro name`,
+    );
+  }
+  if (typeof s.namespace !== 'string' || !AVRO_NAMESPACE.test(s.namespace)) {
+    throw new TributaryError(
+      ErrorCodes.SCHEMA_INVALID,
+      `${file}: record ${s.name} needs a namespace (e.g. "com.acme.billing"), got ${JSON.stringify(s.namespace)}`,
     );
   }
   return { path: file, schema: s as AvroRecordSchema };
 }
 
+const AVRO_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const AVRO_NAMESPACE = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
+
 /** Reads every `.avsc` file in `dir`, sorted by file name so that the result is deterministic. */
 export function readAvscDir(dir: string): AvscFile[] {
+  if (!existsSync(dir)) {
+    throw new TributaryError(ErrorCodes.SCHEMA_INVALID, `the schema folder ${dir} does not exist`);
+  }
   return readdirSync(dir)
     .filter((name) => name.endsWith('.avsc'))
     .sort()

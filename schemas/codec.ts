@@ -11,10 +11,9 @@
  */
 import type { Resolver, Type } from 'avsc';
 import { ErrorCodes, TributaryError, UnrecoverableError, isUnrecoverable } from '../lib/errors.js';
-import { EVENT_NAMESPACE, parseSchema } from './avro-schema.js';
+import { parseSchema } from './avro-schema.js';
 import type { AvroRecordSchema } from './avro-schema.js';
-import { EVENT_TYPES, eventCatalog, eventTypeOfRecord, isEventType, subjectOf } from './catalog.js';
-import type { EventType, TributaryEvent } from './catalog.js';
+import type { AppEvent, EventCatalog } from './catalog.js';
 import type { Compatibility, SchemaRegistryClient } from './registry.js';
 import { validateEvent } from './validate.js';
 import { FrameWriter, HEADER_LENGTH, parseHeader } from './wire-format.js';
@@ -27,6 +26,8 @@ export type CodecRegistry = Pick<
 
 /** How a codec is set up. */
 export interface EventCodecOptions {
+  /** The app's events. */
+  readonly catalog: EventCatalog;
   readonly registry: CodecRegistry;
   /** Prefix of topic names, hence of subjects. Pass `config.topics.prefix`. Default ''. */
   readonly topicPrefix?: string;
@@ -41,7 +42,7 @@ export interface EventCodecOptions {
    * Schemas to write and read with instead of the catalog's, by event type: another version of an
    * event's record (same name), e.g. while rolling out a change, or in tests of schema evolution.
    */
-  readonly schemas?: { readonly [K in EventType]?: AvroRecordSchema };
+  readonly schemas?: Readonly<Record<string, AvroRecordSchema>>;
 }
 
 interface LocalSchema {
@@ -51,7 +52,7 @@ interface LocalSchema {
 }
 
 interface ReadPlan {
-  readonly eventType: EventType;
+  readonly eventType: string;
   readonly reader: Type;
   /** Undefined when writer and reader are the same schema. */
   readonly resolver: Resolver | undefined;
@@ -61,13 +62,14 @@ function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** Encodes and decodes Tributary events. Create one per process (it caches) and share it. */
+/** Encodes and decodes an app's events. Create one per process (it caches) and share it. */
 export class EventCodec {
+  readonly catalog: EventCatalog;
   private readonly registry: CodecRegistry;
   private readonly mode: 'register' | 'lookup';
   private readonly compatibility: Compatibility;
-  private readonly local: { readonly [K in EventType]: LocalSchema };
-  private readonly writerIds = new Map<EventType, number>();
+  private readonly local: ReadonlyMap<string, LocalSchema>;
+  private readonly writerIds = new Map<string, number>();
   private readonly readPlans = new Map<number, ReadPlan>();
   private readonly frames = new FrameWriter();
 
@@ -76,43 +78,56 @@ export class EventCodec {
     this.mode = options.schemaIds ?? 'register';
     this.compatibility = options.compatibility ?? 'BACKWARD';
     const prefix = options.topicPrefix ?? '';
-    const local = {} as Record<EventType, LocalSchema>;
-    for (const type of EVENT_TYPES) {
+    const catalog = (this.catalog = options.catalog);
+    const local = new Map<string, LocalSchema>();
+    for (const type of catalog.types) {
+      const def = catalog.get(type);
       const override = options.schemas?.[type];
-      if (override && (override.name !== type || override.namespace !== EVENT_NAMESPACE)) {
+      if (override && `${override.namespace}.${override.name}` !== def.recordName) {
         throw new TributaryError(
           ErrorCodes.SCHEMA_INVALID,
-          `schema given for ${type} is record ${override.namespace}.${override.name}, expected ${EVENT_NAMESPACE}.${type}`,
+          `schema given for ${type} is record ${override.namespace}.${override.name}, expected ${def.recordName}`,
         );
       }
-      local[type] = {
-        schema: override ?? eventCatalog[type].schema,
-        type: override ? parseSchema(override) : eventCatalog[type].avroType,
-        subject: subjectOf(type, prefix),
-      };
+      local.set(type, {
+        schema: override ?? def.schema,
+        type: override ? parseSchema(override) : def.avroType,
+        subject: catalog.subjectOf(type, prefix),
+      });
     }
     this.local = local;
   }
 
+  private localOf(type: string): LocalSchema {
+    const local = this.local.get(type);
+    if (!local) {
+      throw new UnrecoverableError(
+        ErrorCodes.EVENT_TYPE_UNKNOWN,
+        `unknown event type ${JSON.stringify(type)}`,
+      );
+    }
+    return local;
+  }
+
   /** The registry subject this codec writes `type` under. */
-  subject(type: EventType): string {
-    return this.local[type].subject;
+  subject(type: string): string {
+    return this.localOf(type).subject;
   }
 
   /** The avsc Type this codec writes `type` with and reads it into. */
-  avroType(type: EventType): Type {
-    return this.local[type].type;
+  avroType(type: string): Type {
+    return this.localOf(type).type;
   }
 
   /**
    * Registers (or looks up) the schema ids of `types`, all by default. After this, `encodeSync`
    * works for them. Call it at start so that a registry problem shows before the first event.
    */
-  async prepare(types: readonly EventType[] = EVENT_TYPES): Promise<void> {
+  async prepare(types: readonly string[] = this.catalog.types): Promise<void> {
     await Promise.all(
       types.map(async (type) => {
         if (this.writerIds.has(type)) return;
-        const { subject, schema } = this.local[type];
+        const { subject, schema } = this.localOf(type);
         const id =
           this.mode === 'register'
             ? await this.registry.register(subject, schema, { compatibility: this.compatibility })
@@ -123,7 +138,7 @@ export class EventCodec {
   }
 
   /** The schema id `type` is written with, once {@link prepare}d. */
-  schemaId(type: EventType): number | undefined {
+  schemaId(type: string): number | undefined {
     return this.writerIds.get(type);
   }
 
@@ -135,7 +150,7 @@ export class EventCodec {
    *   `TRIBUTARY_EVENT_TYPE_UNKNOWN`; {@link TributaryError} `TRIBUTARY_SCHEMA_NOT_CACHED` when the
    *   event type was not {@link prepare}d.
    */
-  encodeSync(event: TributaryEvent): Buffer {
+  encodeSync(event: AppEvent<string, object>): Buffer {
     const local = this.validated(event);
     const id = this.writerIds.get(event.type);
     if (id === undefined) {
@@ -148,7 +163,7 @@ export class EventCodec {
   }
 
   /** Validates and encodes an event; registers its schema first if this is the first of its type. */
-  async encode(event: TributaryEvent): Promise<Buffer> {
+  async encode(event: AppEvent<string, object>): Promise<Buffer> {
     const local = this.validated(event);
     let id = this.writerIds.get(event.type);
     if (id === undefined) {
@@ -191,7 +206,7 @@ export class EventCodec {
    *   corrupt body): the record belongs in the dead-letter topic. {@link TributaryError}
    *   `TRIBUTARY_SCHEMA_NOT_CACHED` when the writer schema was not loaded ({@link loadWriters}).
    */
-  decodeSync(value: Buffer | null | undefined): TributaryEvent {
+  decodeSync(value: Buffer | null | undefined): AppEvent {
     const { schemaId } = parseHeader(value);
     const buffer = value as Buffer;
     const plan = this.readPlans.get(schemaId) ?? this.planFor(schemaId);
@@ -205,11 +220,11 @@ export class EventCodec {
         { cause: err },
       );
     }
-    return { type: plan.eventType, data } as TributaryEvent;
+    return { type: plan.eventType, data } as AppEvent;
   }
 
   /** Decodes a record value, fetching its writer schema first if it is not cached. */
-  async decode(value: Buffer | null | undefined): Promise<TributaryEvent> {
+  async decode(value: Buffer | null | undefined): Promise<AppEvent> {
     const { schemaId } = parseHeader(value);
     if (!this.readPlans.has(schemaId) && this.registry.cachedWriterType(schemaId) === undefined) {
       await this.registry.writerType(schemaId);
@@ -217,10 +232,10 @@ export class EventCodec {
     return this.decodeSync(value);
   }
 
-  private validated(event: TributaryEvent): LocalSchema {
+  private validated(event: AppEvent<string, object>): LocalSchema {
     const name: unknown = (event as { type?: unknown } | null)?.type;
-    const local = isEventType(name) ? this.local[name] : undefined;
-    validateEvent(event, local?.type);
+    const local = typeof name === 'string' ? this.local.get(name) : undefined;
+    validateEvent(this.catalog, event, local?.type);
     return local as LocalSchema;
   }
 
@@ -232,14 +247,14 @@ export class EventCodec {
         `writer schema id ${schemaId} is not loaded: await codec.loadWriters(values) first, or use decode()`,
       );
     }
-    const eventType = eventTypeOfRecord(writer.name);
+    const eventType = this.catalog.typeOfRecord(writer.name);
     if (eventType === undefined) {
       throw new UnrecoverableError(
         ErrorCodes.EVENT_TYPE_UNKNOWN,
         `schema id ${schemaId} is record ${writer.name ?? writer.typeName}, not an event type this reader knows`,
       );
     }
-    const reader = this.local[eventType].type;
+    const reader = this.localOf(eventType).type;
     let resolver: Resolver | undefined;
     try {
       // Equal canonical forms mean identical binary encodings: no resolution needed.

@@ -6,8 +6,7 @@
  */
 import type { Type } from 'avsc';
 import { ErrorCodes, UnrecoverableError } from '../lib/errors.js';
-import { eventCatalog, isEventType } from './catalog.js';
-import type { TributaryEvent } from './catalog.js';
+import type { AppEvent, EventCatalog } from './catalog.js';
 
 interface NamedType {
   readonly typeName: string;
@@ -115,26 +114,26 @@ export function eventTimeIssue(occurredAt: unknown, clock: EventClock): string |
  *
  * @throws {@link UnrecoverableError} `TRIBUTARY_EVENT_INVALID` naming `data.occurredAt`.
  */
-export function validateEventTime(event: TributaryEvent, clock: EventClock): void {
-  const issue = eventTimeIssue(event.data.occurredAt, clock);
+export function validateEventTime(event: AppEvent<string, object>, clock: EventClock): void {
+  const issue = eventTimeIssue((event.data as { occurredAt?: unknown }).occurredAt, clock);
   if (issue !== undefined) {
     throw new UnrecoverableError(ErrorCodes.EVENT_INVALID, `invalid ${event.type} event: ${issue}`);
   }
 }
 
 /**
- * Checks an event: a known `type` and a `data` payload valid for its schema (the catalog's, unless
- * `type` is given).
+ * Checks an event: a type `catalog` knows and a `data` payload valid for its schema (the catalog's,
+ * unless `type` is given).
  *
  * @throws {@link UnrecoverableError} `TRIBUTARY_EVENT_TYPE_UNKNOWN` for an unknown type,
  *   `TRIBUTARY_EVENT_INVALID` listing every bad field path otherwise.
  */
-export function validateEvent(event: TributaryEvent, type?: Type): void {
+export function validateEvent(catalog: EventCatalog, event: AppEvent<string, object>, type?: Type): void {
   const name: unknown = (event as { type?: unknown } | null)?.type;
-  if (!isEventType(name)) {
+  if (!catalog.isEventType(name)) {
     throw new UnrecoverableError(ErrorCodes.EVENT_TYPE_UNKNOWN, `unknown event type ${JSON.stringify(name)}`);
   }
-  const issues = findIssues(type ?? eventCatalog[name].avroType, event.data);
+  const issues = findIssues(type ?? catalog.get(name).avroType, event.data);
   if (issues.length > 0) {
     throw new UnrecoverableError(ErrorCodes.EVENT_INVALID, `invalid ${name} event: ${issues.join('; ')}`);
   }

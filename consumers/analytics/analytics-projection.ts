@@ -18,8 +18,6 @@
  * frontier is higher, and the batch is built again on that one (finalizer.ts, "Late events").
  */
 import type { Redis } from 'ioredis';
-import { pino } from 'pino';
-import { loadConfig } from '../../lib/config.js';
 import type { AnalyticsBatchUpdate } from '../../lib/read-models/analytics.js';
 import {
   AnalyticsGroupKeys,
@@ -27,8 +25,8 @@ import {
   analyticsUpdatesChannel,
   type PartitionKeys,
 } from '../../lib/redis-keys.js';
-import { TopicNames } from '../../infra/topics.js';
-import { topicName, type TopicName } from '../../schemas/catalog.js';
+import { topicName } from '../../schemas/catalog.js';
+import type { AnyEvent } from '../../examples/shop/generated/events.js';
 import type { WriteBatch } from '../offset-fence.js';
 import type {
   AppliedRecord,
@@ -57,7 +55,13 @@ import {
 export const ANALYTICS_NAME = 'analytics';
 
 /** The topics it reads. */
-export const ANALYTICS_TOPICS: readonly TopicName[] = ['users', 'orders', 'page-views'];
+export const ANALYTICS_TOPICS: readonly string[] = ['users', 'orders', 'page-views'];
+
+/** The topics it writes: late events, and final windows (keyed by window id, compacted). */
+export const ANALYTICS_OUTPUT_TOPICS = {
+  lateEvents: 'analytics.late-events',
+  windows: 'analytics.windows',
+} as const;
 
 /** A batch being built for one partition. */
 interface Working {
@@ -68,21 +72,21 @@ interface Working {
 }
 
 /** The analytics group for one runtime: a fresh instance, with its own state and finalizer. */
-export function createAnalyticsProjection(setup: ProjectionSetup): Projection {
+export function createAnalyticsProjection(setup: ProjectionSetup): Projection<AnyEvent> {
   const { config, groupId } = setup;
   const s = config.analytics;
   const specs = [tumbling(s.tumblingMs), hopping(s.hoppingSizeMs, s.hoppingAdvanceMs)];
   const maxSkewMs = config.events.maxClockSkewMs;
   const state = new AnalyticsState();
   const metrics = setup.metrics ? analyticsMetrics(setup.metrics.registry) : undefined;
-  const lateTopic = `${config.topics.prefix}${TopicNames.lateEvents}`;
+  const lateTopic = `${config.topics.prefix}${ANALYTICS_OUTPUT_TOPICS.lateEvents}`;
   const working = new Map<string, Working>();
   let finalizer: Finalizer | undefined;
   const finalize = (ctx: PeriodicContext): Promise<void> => {
     finalizer ??= new Finalizer({
       settings: s,
       topics: ANALYTICS_TOPICS.map((t) => topicName(t, config.topics.prefix)),
-      windowsTopic: `${config.topics.prefix}${TopicNames.analyticsWindows}`,
+      windowsTopic: `${config.topics.prefix}${ANALYTICS_OUTPUT_TOPICS.windows}`,
       state,
       logger: setup.logger.child({ component: 'analytics-finalizer' }),
       ...(metrics && { metrics }),
@@ -125,7 +129,7 @@ export function createAnalyticsProjection(setup: ProjectionSetup): Projection {
       begin(keys);
     },
 
-    apply(record: AppliedRecord, _writes: WriteBatch, keys: PartitionKeys): void {
+    apply(record: AppliedRecord<AnyEvent>, _writes: WriteBatch, keys: PartitionKeys): void {
       const w = working.get(keys.tag) ?? begin(keys);
       // Validate first: a refused event must leave the batch as it was.
       const facts = factsOf(record.event);
@@ -197,17 +201,16 @@ export function createAnalyticsProjection(setup: ProjectionSetup): Projection {
 }
 
 /**
- * The analytics group as registered in consumers/projections. A runtime calls `configure` and
- * runs the instance it returns, with the window sizes of its config (`TRIBUTARY_ANALYTICS_*`);
- * the object itself is an instance with the default sizes, for tools that call `apply` directly.
- * Its writes are made in `finish`: `apply` only adds to the batch in memory.
+ * The analytics group as an app registers it. A runtime calls `configure` and runs the instance
+ * it returns, with the window sizes of its config (`TRIBUTARY_ANALYTICS_*`); the object itself
+ * only names the group and its topics. Its writes are made in `finish`: `apply` only adds to the
+ * batch in memory.
  */
-export const analyticsProjection: Projection = {
-  ...createAnalyticsProjection({
-    config: loadConfig({}),
-    logger: pino({ enabled: false }),
-    groupId: ANALYTICS_NAME,
-    version: 'v1',
-  }),
+export const analyticsProjection: Projection<AnyEvent> = {
+  name: ANALYTICS_NAME,
+  topics: ANALYTICS_TOPICS,
+  apply(): void {
+    throw new Error('the analytics group runs the instance configure() makes (through the consumer runtime)');
+  },
   configure: createAnalyticsProjection,
 };

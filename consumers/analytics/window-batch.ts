@@ -7,7 +7,7 @@
 import { ErrorCodes, UnrecoverableError } from '../../lib/errors.js';
 import type { OutgoingRecord } from '../../lib/engine.js';
 import { analyticsKeys, type PartitionKeys } from '../../lib/redis-keys.js';
-import type { EventType, TributaryEvent } from '../../schemas/catalog.js';
+import type { AnyEvent as TributaryEvent, EventType } from '../../examples/shop/generated/events.js';
 import type { SumSource, WriteBatch } from '../offset-fence.js';
 import type { TimeWindow, WindowKind } from './windows.js';
 

@@ -34,10 +34,10 @@
 import { ErrorCodes, UnrecoverableError } from '../../lib/errors.js';
 import { orderKeys } from '../../lib/redis-keys.js';
 import type { PartitionKeys } from '../../lib/redis-keys.js';
-import type { TributaryEvent } from '../../schemas/catalog.js';
-import type { OrderCancelled, OrderPaid, OrderPlaced } from '../../schemas/generated/events.js';
+import type { OrderCancelled, OrderPaid, OrderPlaced } from '../../examples/shop/generated/events.js';
 import type { WriteBatch } from '../offset-fence.js';
 import type { AppliedRecord, Projection } from '../runtime/types.js';
+import type { AnyEvent } from '../../examples/shop/generated/events.js';
 
 /** Key names of the orders projection within one partition (the layout is in lib/redis-keys.ts). */
 export { orderKeys };
@@ -48,7 +48,7 @@ const CURRENCY = /^[A-Z]{3}$/;
  * The business rules an order event must meet beyond its Avro schema, one line per violation,
  * each naming the field (`data.items[1].quantity: must be at least 1, got 0`). Empty: valid.
  */
-export function orderEventIssues(event: TributaryEvent): string[] {
+export function orderEventIssues(event: AnyEvent): string[] {
   const issues: string[] = [];
   const atLeast = (path: string, value: number, min: number): boolean => {
     const ok = Number.isSafeInteger(value) && value >= min;
@@ -93,7 +93,7 @@ export function orderEventIssues(event: TributaryEvent): string[] {
 }
 
 /** Throws `UnrecoverableError` (`TRIBUTARY_EVENT_INVALID`) naming every broken business rule. */
-export function assertValidOrderEvent(event: TributaryEvent): void {
+export function assertValidOrderEvent(event: AnyEvent): void {
   const issues = orderEventIssues(event);
   if (issues.length > 0)
     throw new UnrecoverableError(ErrorCodes.EVENT_INVALID, `${event.type} ${issues.join('; ')}`);
@@ -180,10 +180,10 @@ function cancelled(d: OrderCancelled, offset: string, w: WriteBatch, k: Partitio
 }
 
 /** The orders-by-user projection: topic `orders`, its own consumer group (`tributary-orders…`). */
-export const ordersProjection: Projection = {
+export const ordersProjection: Projection<AnyEvent> = {
   name: 'orders',
   topics: ['orders'],
-  apply({ event, offset }: AppliedRecord, w: WriteBatch, k: PartitionKeys): void {
+  apply({ event, offset }: AppliedRecord<AnyEvent>, w: WriteBatch, k: PartitionKeys): void {
     // Validate before the first write: a rejected event leaves the batch untouched.
     assertValidOrderEvent(event);
     switch (event.type) {

@@ -7,13 +7,14 @@
 import { userCountKeys, type PartitionKeys } from '../../lib/redis-keys.js';
 import type { WriteBatch } from '../offset-fence.js';
 import type { AppliedRecord, Projection } from '../runtime/types.js';
+import type { AnyEvent } from '../../examples/shop/generated/events.js';
 
 export { userCountKeys };
 
-export const userCountProjection: Projection = {
+export const userCountProjection: Projection<AnyEvent> = {
   name: 'user-count',
   topics: ['users'],
-  apply({ event }: AppliedRecord, w: WriteBatch, k: PartitionKeys): void {
+  apply({ event }: AppliedRecord<AnyEvent>, w: WriteBatch, k: PartitionKeys): void {
     if (event.type === 'UserCreated') {
       w.command('SADD', userCountKeys.ids(k), event.data.userId);
       w.command('HINCRBY', userCountKeys.totals(k), 'created', 1);

@@ -15,6 +15,7 @@ import { ErrorCodes, UnrecoverableError } from '../../lib/errors.js';
 import { userKeys, type PartitionKeys } from '../../lib/redis-keys.js';
 import type { WriteBatch } from '../offset-fence.js';
 import type { AppliedRecord, Projection } from '../runtime/types.js';
+import type { AnyEvent } from '../../examples/shop/generated/events.js';
 
 /** Key names of the users projection within one partition. */
 export { userKeys };
@@ -26,10 +27,10 @@ function checkEmail(email: string, type: string): void {
   }
 }
 
-export const usersProjection: Projection = {
+export const usersProjection: Projection<AnyEvent> = {
   name: 'users',
   topics: ['users'],
-  apply({ event, offset }: AppliedRecord, w: WriteBatch, k: PartitionKeys): void {
+  apply({ event, offset }: AppliedRecord<AnyEvent>, w: WriteBatch, k: PartitionKeys): void {
     switch (event.type) {
       case 'UserCreated': {
         const d = event.data;

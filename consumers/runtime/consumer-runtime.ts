@@ -27,7 +27,7 @@ import { createConsumer, createProducer } from '../../lib/engines/index.js';
 import { ErrorCodes, isTributaryError, isUnrecoverable } from '../../lib/errors.js';
 import { createKafka, projectionGroupId } from '../../lib/kafka.js';
 import type { Logger } from '../../lib/logger.js';
-import { topicName } from '../../schemas/catalog.js';
+import { topicName, type EventCatalog } from '../../schemas/catalog.js';
 import { EventCodec } from '../../schemas/codec.js';
 import { createSchemaRegistryClient } from '../../schemas/registry.js';
 import { ProjectionKeys, progressKey, type PartitionKeys } from '../../lib/redis-keys.js';
@@ -37,6 +37,8 @@ import { OutputProducer } from './outputs.js';
 import type { AppliedRecord, BatchOutcome, PeriodicContext, Projection } from './types.js';
 
 export interface RuntimeOptions {
+  /** The app's events: what the records are decoded into. */
+  readonly catalog: EventCatalog;
   readonly config: TributaryConfig;
   readonly logger: Logger;
   readonly projection: Projection;
@@ -182,7 +184,14 @@ export class ConsumerRuntime {
     const log = options.logger.child({ component: 'consumer', projection: projection.name, groupId });
     redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
     // A projection with in-memory state (analytics) makes a fresh instance for this runtime.
-    const setup = { config, logger: log, groupId, version, metrics: options.metrics };
+    const setup = {
+      catalog: options.catalog,
+      config,
+      logger: log,
+      groupId,
+      version,
+      metrics: options.metrics,
+    };
     const instance = projection.configure?.(setup) ?? projection;
     const kafka = createKafka(config, log, { clientId: groupId });
     const admin = kafka.admin();
@@ -195,6 +204,7 @@ export class ConsumerRuntime {
       sessionTimeoutMs: config.consumer.sessionTimeoutMs,
     });
     const codec = new EventCodec({
+      catalog: options.catalog,
       registry: createSchemaRegistryClient(config),
       topicPrefix: config.topics.prefix,
     });

@@ -6,6 +6,7 @@
 import { Redis } from 'ioredis';
 import type { TributaryConfig } from '../../lib/config.js';
 import type { Logger } from '../../lib/logger.js';
+import type { EventCatalog } from '../../schemas/catalog.js';
 import { ProjectionKeys } from '../keys.js';
 import type { ConsumerMetrics } from './consumer-metrics.js';
 import { ConsumerRuntime, type RuntimeOptions } from './consumer-runtime.js';
@@ -85,6 +86,7 @@ export class LiveProjection {
 
 /** Starts every named projection following its current version. */
 export function startLive(
+  catalog: EventCatalog,
   config: TributaryConfig,
   logger: Logger,
   list: readonly Projection[],
@@ -92,7 +94,7 @@ export function startLive(
 ): Promise<LiveProjection[]> {
   return Promise.all(
     list.map((projection) =>
-      LiveProjection.start({ config, logger, projection, ...(metrics && { metrics }) }),
+      LiveProjection.start({ catalog, config, logger, projection, ...(metrics && { metrics }) }),
     ),
   );
 }

@@ -4,14 +4,14 @@ import type { Admin } from 'kafkajs';
 import type { TributaryConfig } from '../../lib/config.js';
 import type { EngineProducer, OutgoingRecord } from '../../lib/engine.js';
 import type { Logger } from '../../lib/logger.js';
-import type { TopicName, TributaryEvent } from '../../schemas/catalog.js';
+import type { AppEvent, EventCatalog } from '../../schemas/catalog.js';
 import type { PartitionKeys, ProjectionKeys } from '../keys.js';
 import type { SliceFloor, WriteBatch } from '../offset-fence.js';
 import type { ConsumerMetrics } from './consumer-metrics.js';
 
 /** A decoded event with where it came from. */
-export interface AppliedRecord {
-  readonly event: TributaryEvent;
+export interface AppliedRecord<E extends AppEvent = AppEvent> {
+  readonly event: E;
   readonly topic: string;
   readonly partition: number;
   readonly offset: string;
@@ -27,15 +27,19 @@ export interface AppliedRecord {
  * A read model built by one consumer group. `apply` turns one partition's batch of events into
  * Redis writes; it must be deterministic and do no I/O (the runtime applies the writes behind the
  * offset fence, in one round trip). Throw an `UnrecoverableError` for an event that can never be
- * applied (it goes to the dead-letter topic); any other error is retried with backoff.
+ * applied (it goes to the dead-letter topic); any other error is retried with backoff. Event
+ * types it has no case for are skipped (`apply` returns without writes), never dead-lettered: a
+ * topic may carry events that newer producers added.
+ *
+ * `E` is the union of the events it reads (an app's generated `AnyEvent`).
  */
-export interface Projection {
+export interface Projection<E extends AppEvent = AppEvent> {
   /** Name of the projection; its consumer group is `<topic prefix>tributary-<name>.<key version>`. */
   readonly name: string;
   /** Base names of the topics it reads. */
-  readonly topics: readonly TopicName[];
+  readonly topics: readonly string[];
   /** Adds the writes for `record` to `batch`; keys come from `keys` (the record's partition). */
-  apply(record: AppliedRecord, batch: WriteBatch, keys: PartitionKeys): void;
+  apply(record: AppliedRecord<E>, batch: WriteBatch, keys: PartitionKeys): void;
 
   // Optional hooks, for projections with state across batches (the analytics group). A projection
   // without them runs exactly as before. Per partition batch the runtime calls: `restore` (first
@@ -46,7 +50,7 @@ export interface Projection {
    * Makes the instance that one runtime runs, for a projection with in-memory state: called once
    * per runtime start, before anything else.
    */
-  configure?(ctx: ProjectionSetup): Projection;
+  configure?(ctx: ProjectionSetup): Projection<E>;
   /** Loads the partition's state from Redis (what the last applied batch stored). */
   restore?(keys: PartitionKeys, redis: Redis): Promise<void>;
   /**
@@ -67,6 +71,7 @@ export interface Projection {
 
 /** What {@link Projection.configure} is given. */
 export interface ProjectionSetup {
+  readonly catalog: EventCatalog;
   readonly config: TributaryConfig;
   readonly logger: Logger;
   readonly groupId: string;

@@ -48,6 +48,7 @@ export function registerIngestCommand(program: Command, ctx: CliContext): void {
       const config = ctx.config();
       const logger = initLogger({ level: config.logLevel, destination: 1 });
       const service = await startIngestService({
+        catalog: (await ctx.app()).catalog,
         config,
         logger,
         ...(opts.host === undefined ? {} : { host: opts.host }),

@@ -6,8 +6,7 @@
  * {@link FieldError} with the path of the bad value. Pure: no I/O, unit-tested without a server.
  */
 import { randomUUID } from 'node:crypto';
-import { EVENT_TYPES, eventCatalog, isEventType } from '../../schemas/catalog.js';
-import type { EventType, TributaryEvent } from '../../schemas/catalog.js';
+import type { AppEvent, EventCatalog } from '../../schemas/catalog.js';
 import { eventTimeIssue, findIssues } from '../../schemas/validate.js';
 import type { EventClock } from '../../schemas/validate.js';
 import type { FieldError } from './http-error.js';
@@ -88,11 +87,12 @@ export function issuesToFieldErrors(issues: readonly string[], prefix: string): 
  * its partition key. `prefix` is the path of the payload in the body.
  */
 export function completeEvent(
-  type: EventType,
+  catalog: EventCatalog,
+  type: string,
   payload: Readonly<Record<string, unknown>>,
   prefix: string,
   clock: EventClock,
-): Parsed<TributaryEvent> {
+): Parsed<AppEvent> {
   const errors: FieldError[] = [];
   // Envelope keys first: new keys added after a spread give each object its own V8 hidden class,
   // and avsc validates and encodes such objects several times slower (see createEvent).
@@ -112,7 +112,8 @@ export function completeEvent(
       });
     } else data.occurredAt = ms;
   }
-  const issues = findIssues(eventCatalog[type].avroType, data);
+  const definition = catalog.get(type);
+  const issues = findIssues(definition.avroType, data);
   const timeIssue = eventTimeIssue(data.occurredAt, clock);
   if (timeIssue !== undefined) issues.push(timeIssue);
   if (errors.length > 0) {
@@ -122,7 +123,7 @@ export function completeEvent(
     return { ok: false, errors: [...errors, ...rest.filter((e) => !known.has(e.path))] };
   }
   if (issues.length > 0) return { ok: false, errors: issuesToFieldErrors(issues, prefix) };
-  const { keyFields } = eventCatalog[type];
+  const { keyFields } = definition;
   if (!keyFields.some((f) => typeof data[f] === 'string' && data[f] !== '')) {
     const field = keyFields[keyFields.length - 1]!;
     return {
@@ -135,14 +136,19 @@ export function completeEvent(
       ],
     };
   }
-  return { ok: true, value: { type, data } as unknown as TributaryEvent };
+  return { ok: true, value: { type, data } as unknown as AppEvent };
 }
 
 /**
  * Parses one `{ "type": "UserCreated", "data": { … } }` envelope found at `prefix` in the body
  * (`''` for `POST /events`, `[3]` for the fourth event of a batch), with {@link completeEvent}.
  */
-export function parseEnvelope(body: unknown, prefix: string, clock: EventClock): Parsed<TributaryEvent> {
+export function parseEnvelope(
+  catalog: EventCatalog,
+  body: unknown,
+  prefix: string,
+  clock: EventClock,
+): Parsed<AppEvent> {
   if (!isPlainObject(body)) {
     return {
       ok: false,
@@ -156,20 +162,21 @@ export function parseEnvelope(body: unknown, prefix: string, clock: EventClock):
     }
   }
   const { type, data } = body;
-  if (!isEventType(type)) {
+  if (!catalog.isEventType(type)) {
+    const known = catalog.types.join(', ');
     errors.push({
       path: joinPath(prefix, 'type'),
       message:
         typeof type === 'string'
-          ? `${UNKNOWN_TYPE_MESSAGE} ${JSON.stringify(type.slice(0, 64))}; expected one of ${EVENT_TYPES.join(', ')}`
-          : `expected one of ${EVENT_TYPES.join(', ')}`,
+          ? `${UNKNOWN_TYPE_MESSAGE} ${JSON.stringify(type.slice(0, 64))}; expected one of ${known}`
+          : `expected one of ${known}`,
     });
   }
   if (!isPlainObject(data)) {
     errors.push({ path: joinPath(prefix, 'data'), message: 'expected an object: the event payload' });
   }
-  if (errors.length > 0 || !isEventType(type) || !isPlainObject(data)) return { ok: false, errors };
-  return completeEvent(type, data, joinPath(prefix, 'data'), clock);
+  if (errors.length > 0 || !catalog.isEventType(type) || !isPlainObject(data)) return { ok: false, errors };
+  return completeEvent(catalog, type, data, joinPath(prefix, 'data'), clock);
 }
 
 /** True when every error is about an unknown event type (the response's code says so). */

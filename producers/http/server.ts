@@ -27,11 +27,14 @@ import { createIngestMetrics } from './ingest-metrics.js';
 import type { IngestMetrics } from './ingest-metrics.js';
 import { swaggerOptions } from './openapi.js';
 import { Readiness, brokerProbe, registryProbe } from './readiness.js';
+import type { EventCatalog } from '../../schemas/catalog.js';
 import type { ReadinessProbe } from './readiness.js';
 import { registerIngestRoutes } from './routes.js';
 import type { IngestPublisher } from './routes.js';
 
 export interface IngestServerOptions {
+  /** The app's events: what the routes take and the OpenAPI document describes. */
+  readonly catalog: EventCatalog;
   readonly config: TributaryConfig;
   readonly logger: Logger;
   /** The process's {@link Publisher} (owned by the caller, who closes it after the server). */
@@ -138,6 +141,7 @@ export async function buildIngestServer(options: IngestServerOptions): Promise<I
   });
 
   registerIngestRoutes(app, {
+    catalog: options.catalog,
     publisher,
     metrics,
     batchMaxEvents: settings.batchMaxEvents,

@@ -8,12 +8,15 @@ import type { TributaryConfig } from '../../lib/config.js';
 import { resolveAuth } from '../../lib/http-auth.js';
 import { listenService, type RunningService } from '../../lib/http/service.js';
 import type { Logger } from '../../lib/logger.js';
+import type { EventCatalog } from '../../schemas/catalog.js';
 import { Publisher } from '../publisher.js';
 import type { PublisherOptions } from '../publisher.js';
 import { buildIngestServer } from './server.js';
 import type { IngestServer } from './server.js';
 
 export interface IngestServiceOptions {
+  /** The app's events. */
+  readonly catalog: EventCatalog;
   readonly config: TributaryConfig;
   readonly logger: Logger;
   /** Default `config.ingest.host`. */
@@ -35,10 +38,16 @@ export async function startIngestService(options: IngestServiceOptions): Promise
   const port = options.port ?? config.ingest.port;
   const auth = await resolveAuth(config, host);
   // Each part takes its own child of the root logger (`component` is set once per line).
-  const publisher = await Publisher.create(config, options.logger, options.publisherOptions);
+  const publisher = await Publisher.create(options.catalog, config, options.logger, options.publisherOptions);
   let server: IngestServer;
   try {
-    server = await buildIngestServer({ config, logger: options.logger, publisher, auth: auth.settings });
+    server = await buildIngestServer({
+      catalog: options.catalog,
+      config,
+      logger: options.logger,
+      publisher,
+      auth: auth.settings,
+    });
   } catch (err) {
     await publisher.close().catch(() => undefined);
     throw err;

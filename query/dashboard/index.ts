@@ -29,6 +29,8 @@ export type { DashboardStatusBody } from './status-types.js';
 export interface DashboardOptions {
   /** The query service's read-model source (Redis, prefixes, partition counts). */
   readonly source: ReadModelSource;
+  /** Base names of the app's event topics, whose progress the status shows. */
+  readonly topics: readonly string[];
   readonly config: TributaryConfig;
   readonly logger: Logger;
   /** Where the built `app.js` and `app.css` are. Default `dist/dashboard` in the repository. */
@@ -68,6 +70,7 @@ export async function registerDashboard(app: FastifyInstance, options: Dashboard
 
   const status = new StatusReader({
     source: options.source,
+    topics: options.topics,
     kafka: options.kafka ?? kafkaStatusProbe(options.config, logger),
     logger,
     ...(options.lagThreshold === undefined ? {} : { lagThreshold: options.lagThreshold }),

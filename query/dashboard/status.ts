@@ -20,7 +20,6 @@ import type { Logger } from '../../lib/logger.js';
 import { readAnalyticsView, readLateCounts } from '../../lib/read-models/analytics.js';
 import type { ReadModelSource } from '../../lib/read-models/source.js';
 import { ProjectionKeys, progressKey } from '../../lib/redis-keys.js';
-import { TOPICS } from '../../schemas/catalog.js';
 import type {
   AnalyticsProgress,
   ConsumerHealth,
@@ -41,6 +40,8 @@ export interface KafkaStatusProbe {
 export interface StatusReaderOptions {
   /** Redis, key and topic prefixes, partition counts: the query service's read-model source. */
   readonly source: ReadModelSource;
+  /** Base names of the app's event topics. */
+  readonly topics: readonly string[];
   readonly kafka: KafkaStatusProbe;
   /** A group is `lagging` beyond this many records. Default 1,000. */
   readonly lagThreshold?: number;
@@ -108,7 +109,7 @@ export class StatusReader {
   private async compute(): Promise<DashboardStatusBody> {
     const { source, kafka } = this.options;
     const names = await this.projectionNames();
-    const topics = TOPICS.map((t) => `${source.topicPrefix}${t}`);
+    const topics = this.options.topics.map((t) => `${source.topicPrefix}${t}`);
     const counts = await Promise.all(topics.map((t) => source.partitions.count(t).catch(() => 0)));
 
     // One pipeline: every projection's version pointer, then its per-partition offsets and counters.

@@ -7,7 +7,7 @@
  * fence or mark repeats them); their duplicates are reported, and must be exact copies.
  */
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { TopicNames, provisionTopics } from '../../infra/topics.js';
+import { desiredTopics, provisionTopics } from '../../infra/topics.js';
 import {
   readAnalyticsView,
   readAnalyticsWindows,
@@ -34,6 +34,7 @@ import { readTopic } from '../helpers/read-topic.js';
 import { cleanupTopics, testAdmin, testConfig, testLogger, testRedis } from '../helpers/stack.js';
 import { until } from '../helpers/until.js';
 import { projectionRecords } from '../helpers/progress.js';
+import { shopCatalog } from '../helpers/shop.js';
 
 const KILLS = 4;
 
@@ -46,11 +47,11 @@ describe('analytics group under kill -9', () => {
     const config = { ...base, redis: { ...base.redis, keyPrefix: prefix } };
     const admin = await testAdmin(config);
     cleanupTopics(config, admin);
-    await provisionTopics(admin, config, testLogger());
+    await provisionTopics(admin, testLogger(), desiredTopics(config, shopCatalog));
 
     const events = analyticsStream(seed, 300, 40, 60_000);
     const oracle = analyticsTestOracle(events, config.topics.prefix, 3);
-    const publisher = await Publisher.create(config, testLogger());
+    const publisher = await Publisher.create(shopCatalog, config, testLogger());
     onTestFinished(() => publisher.close());
     for (let i = 0; i < events.length; i += 5_000) await publisher.publishBatch(events.slice(i, i + 5_000));
 
@@ -128,11 +129,12 @@ describe('analytics group under kill -9', () => {
 
     // Late events: every one on the topic; repeats only of late events, and only after a crash.
     const codec = new EventCodec({
+      catalog: shopCatalog,
       registry: createSchemaRegistryClient(config),
       topicPrefix: config.topics.prefix,
     });
     const late = new Map<string, number>();
-    for (const r of await readTopic(config, `${config.topics.prefix}${TopicNames.lateEvents}`)) {
+    for (const r of await readTopic(config, `${config.topics.prefix}${'analytics.late-events'}`)) {
       const { data } = await codec.decode(r.value);
       late.set(data.eventId, (late.get(data.eventId) ?? 0) + 1);
     }
@@ -147,10 +149,10 @@ describe('analytics group under kill -9', () => {
     );
     const results = new WindowResultCodec(
       createSchemaRegistryClient(config),
-      `${config.topics.prefix}${TopicNames.analyticsWindows}`,
+      `${config.topics.prefix}${'analytics.windows'}`,
     );
     const emitted = new Map<string, number>();
-    for (const r of await readTopic(config, `${config.topics.prefix}${TopicNames.analyticsWindows}`)) {
+    for (const r of await readTopic(config, `${config.topics.prefix}${'analytics.windows'}`)) {
       emitted.set(r.key, (emitted.get(r.key) ?? 0) + 1);
       const result = await results.decode(r.value);
       const want = oracle.windows.get(r.key)!;

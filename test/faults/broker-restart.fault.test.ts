@@ -18,6 +18,7 @@ import { until } from '../helpers/until.js';
 import { diffUsers, readUsers, usersOracle } from '../helpers/users-oracle.js';
 import { usersFixture } from '../helpers/users-fixture.js';
 import { publishAll, userEventStream } from '../helpers/user-stream.js';
+import { shopCatalog } from '../helpers/shop.js';
 
 const EVENTS = 50_000;
 const ports = await ownKafkaPorts(engineNames);
@@ -47,7 +48,7 @@ describe.each(engineNames.map((engine, i) => ({ engine, ports: ports[i]! })))(
         const events = userEventStream({ seed }, EVENTS);
         const parts = [0, 0.4, 0.7, 1].map((x) => Math.floor(x * EVENTS));
         const produce = async (from: number, to: number) => {
-          const publisher = await Publisher.create(f.config, testLogger());
+          const publisher = await Publisher.create(shopCatalog, f.config, testLogger());
           await publishAll(publisher, events.slice(from, to));
           await publisher.close();
           produced = to;

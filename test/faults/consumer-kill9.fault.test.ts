@@ -23,6 +23,7 @@ import { until } from '../helpers/until.js';
 import { diffUsers, readUsers, usersOracle } from '../helpers/users-oracle.js';
 import { usersFixture, type UsersFixture } from '../helpers/users-fixture.js';
 import { publishAll, userEventStream } from '../helpers/user-stream.js';
+import { shopCatalog } from '../helpers/shop.js';
 
 const EVENTS = fullScale ? 1_000_000 : 100_000;
 const MID_STREAM_KILLS = fullScale ? 20 : 10;
@@ -63,7 +64,7 @@ describe.each(engineNames)('consumer runtime under kill -9 (%s engine)', (engine
       });
 
       const events = userEventStream({ seed }, EVENTS);
-      const publisher = await Publisher.create(f.config, testLogger());
+      const publisher = await Publisher.create(shopCatalog, f.config, testLogger());
       await publishAll(publisher, events);
       await publisher.close();
       expect(await topicRecordCount(f.config, f.topic)).toBe(EVENTS);

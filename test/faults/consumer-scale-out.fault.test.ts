@@ -18,6 +18,7 @@ import { until } from '../helpers/until.js';
 import { diffUsers, readUsers, usersOracle } from '../helpers/users-oracle.js';
 import { usersFixture } from '../helpers/users-fixture.js';
 import { userEventStream } from '../helpers/user-stream.js';
+import { shopCatalog } from '../helpers/shop.js';
 
 const PARTITIONS = 6;
 /** Events per second, produced until the new member has been consuming for `TAIL_MS`. */
@@ -60,7 +61,7 @@ describe.each(engineNames)('consumer group scale-out and member failure (%s engi
       note('3 consumers joined');
 
       // Paced production in the background, CHUNK events every CHUNK / RATE seconds, until `stopAt`.
-      const publisher = await Publisher.create(f.config, testLogger());
+      const publisher = await Publisher.create(shopCatalog, f.config, testLogger());
       let stopAt = Infinity;
       let published = 0;
       const producing = (async () => {

@@ -14,6 +14,7 @@ import { testLogger } from '../helpers/stack.js';
 import { until } from '../helpers/until.js';
 import { publishAll, userEventStream } from '../helpers/user-stream.js';
 import { usersFixture } from '../helpers/users-fixture.js';
+import { shopCatalog } from '../helpers/shop.js';
 
 const TIMEOUT_MS = 4_000;
 const ports = await ownKafkaPorts(engineNames);
@@ -29,7 +30,7 @@ describe.each(engineNames.map((engine, i) => ({ engine, ports: ports[i]! })))(
       await kafka.up();
       const f = await usersFixture({}, config);
       const events = userEventStream({ seed: 5 }, 2_000);
-      const publisher = await Publisher.create(f.config, testLogger());
+      const publisher = await Publisher.create(shopCatalog, f.config, testLogger());
       await publishAll(publisher, events);
       await publisher.close();
       const consumer = spawnConsumer(f.config, {

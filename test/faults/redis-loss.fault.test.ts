@@ -24,7 +24,7 @@ import { redisPaths, redisReady } from '../../infra/stack/redis-node.js';
 import { engineNames } from '../../lib/engines/index.js';
 import { readAnalyticsView } from '../../lib/read-models/analytics.js';
 import { prng } from '../../producers/generator.js';
-import { eventCatalog } from '../../schemas/catalog.js';
+import { shopCatalog, eventCatalog } from '../helpers/shop.js';
 import { Publisher } from '../../producers/publisher.js';
 import {
   ANALYTICS_ENV,
@@ -85,7 +85,7 @@ describe.each(engineNames.map((engine, i) => ({ engine, port: ports[i]! })))(
       await redisUp();
       const f = await usersFixture({}, config);
       const events = analyticsStream(seed, 400, 40, EVENTS);
-      const publisher = await Publisher.create(f.config, testLogger());
+      const publisher = await Publisher.create(shopCatalog, f.config, testLogger());
       for (let i = 0; i < events.length; i += 5_000) await publisher.publishBatch(events.slice(i, i + 5_000));
       await publisher.close();
       const prefix = f.config.topics.prefix;

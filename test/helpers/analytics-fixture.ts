@@ -4,7 +4,7 @@
  * with out-of-order and late events, and the oracle configured to match.
  */
 import { generateEvents } from '../../producers/generator.js';
-import type { TributaryEvent } from '../../schemas/catalog.js';
+import type { TributaryEvent } from './shop.js';
 import type { Redis } from 'ioredis';
 import { expect } from 'vitest';
 import { readAnalyticsWindows, readLateCounts } from '../../lib/read-models/analytics.js';

@@ -8,7 +8,7 @@
  */
 import type { Redis } from 'ioredis';
 import { Partitioners, type PartitionMetadata } from 'kafkajs';
-import { eventCatalog, eventKey, type TributaryEvent } from '../../schemas/catalog.js';
+import { eventCatalog, eventKey, type TributaryEvent } from './shop.js';
 
 export interface OracleSettings {
   readonly topicPrefix: string;

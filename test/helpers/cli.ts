@@ -5,12 +5,15 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { TributaryConfig } from '../../lib/config.js';
+import { SHOP_DIR } from './shop.js';
 
 const exec = promisify(execFile);
 /** Node arguments that run bin/cli.ts's `main` from source with the arguments after them. */
 export const CLI_ENTRY = [
   '--import',
   'tsx',
+  // `tributary` (the public API an app imports) resolves to the sources too.
+  '--conditions=tributary-source',
   '-e',
   'const m = await import("./bin/cli.ts"); await m.main(["node", "tributary", ...process.argv.slice(1)]);',
   '--',
@@ -25,6 +28,7 @@ export function cliEnv(config: TributaryConfig, extra: Record<string, string> = 
     TRIBUTARY_REDIS_URL: config.redis.url.value,
     TRIBUTARY_TOPIC_PREFIX: config.topics.prefix,
     TRIBUTARY_REDIS_KEY_PREFIX: config.redis.keyPrefix,
+    TRIBUTARY_APP: SHOP_DIR,
     ...extra,
   };
 }

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { onTestFinished } from 'vitest';
 import type { TributaryConfig } from '../../lib/config.js';
+import { SHOP_DIR } from './shop.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = path.join(ROOT, 'bin', 'tributary.js');
@@ -32,6 +33,8 @@ export function childEnv(config: TributaryConfig, extra: Record<string, string> 
     TRIBUTARY_LOG_LEVEL: 'warn',
     // No /metrics server: several consumers run side by side, and other tests use the default port.
     TRIBUTARY_CONSUMER_HTTP_PORT: '0',
+    // The shop example is the app they run.
+    TRIBUTARY_APP: SHOP_DIR,
     ...extra,
   };
 }

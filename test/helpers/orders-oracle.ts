@@ -10,7 +10,12 @@ import { partitionOf } from '../../lib/partitioner.js';
 import { readUserOrders, type OrderTotals, type OrderView } from '../../lib/read-models/orders.js';
 import { fixedPartitionCounts, type ReadModelSource } from '../../lib/read-models/source.js';
 import { ProjectionKeys } from '../../lib/redis-keys.js';
-import { createEvent, type EventInput, type EventType, type TributaryEvent } from '../../schemas/catalog.js';
+import {
+  createEvent,
+  type ShopEventInput as EventInput,
+  type EventType,
+  type TributaryEvent,
+} from './shop.js';
 import { projectionRecords } from './progress.js';
 
 /** Per user: orders newest first (ties by order id, descending) and totals. */

@@ -9,13 +9,13 @@ import { analyticsProjection } from '../../consumers/analytics/analytics-project
 import { projections } from '../../consumers/projections/index.js';
 import { ConsumerRuntime } from '../../consumers/runtime/consumer-runtime.js';
 import type { Projection } from '../../consumers/runtime/types.js';
-import { provisionTopics } from '../../infra/topics.js';
+import { desiredTopics, provisionTopics } from '../../infra/topics.js';
 import type { TributaryConfig } from '../../lib/config.js';
 import { readAnalyticsView } from '../../lib/read-models/analytics.js';
 import { generateEvents } from '../../producers/generator.js';
 import { Publisher } from '../../producers/publisher.js';
 import { startQueryService, type QueryService } from '../../query/service.js';
-import { eventCatalog, topicName, type TributaryEvent } from '../../schemas/catalog.js';
+import { shopCatalog, eventCatalog, topicName, type TributaryEvent } from './shop.js';
 import { cleanupTopics, testAdmin, testConfig, testLogger, testRedis } from './stack.js';
 import { until } from './until.js';
 import { projectionRecords } from './progress.js';
@@ -46,8 +46,8 @@ export async function queryFixture(env: Record<string, string> = {}, partitions 
   const config: TributaryConfig = { ...base, redis: { ...base.redis, keyPrefix: prefix } };
   const admin = await testAdmin(config);
   cleanupTopics(config, admin);
-  await provisionTopics(admin, config, testLogger());
-  const publisher = await Publisher.create(config, testLogger());
+  await provisionTopics(admin, testLogger(), desiredTopics(config, shopCatalog));
+  const publisher = await Publisher.create(shopCatalog, config, testLogger());
   onTestFinished(() => publisher.close());
   return { config, redis, prefix, admin, publisher, partitions };
 }
@@ -86,7 +86,14 @@ export async function buildReadModels(
     await Promise.all(runtimes.map((r) => r.stop()));
   });
   for (const projection of chosen) {
-    runtimes.push(await ConsumerRuntime.start({ config: f.config, logger: testLogger(), projection }));
+    runtimes.push(
+      await ConsumerRuntime.start({
+        catalog: shopCatalog,
+        config: f.config,
+        logger: testLogger(),
+        projection,
+      }),
+    );
   }
   for (const projection of chosen) {
     const topics = new Set<string>(projection.topics);
@@ -112,6 +119,7 @@ export async function buildReadModels(
 /** Starts the query service on `f`'s config on a free loopback port; closed when the test finishes. */
 export async function serveQuery(f: QueryFixture): Promise<QueryService> {
   const service = await startQueryService({
+    catalog: shopCatalog,
     config: f.config,
     logger: testLogger(),
     host: '127.0.0.1',

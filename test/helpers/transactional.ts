@@ -3,7 +3,7 @@
  * exactly-once write): each transaction's commit or abort marker takes an offset no record carries.
  */
 import type { Kafka } from 'kafkajs';
-import { EVENT_TYPE_HEADER, eventKey, type TributaryEvent } from '../../schemas/catalog.js';
+import { EVENT_TYPE_HEADER, eventKey, type TributaryEvent } from './shop.js';
 import type { EventCodec } from '../../schemas/codec.js';
 import { uid } from './stack.js';
 

@@ -4,8 +4,8 @@
  * rule of the users projection: first and repeated creates, updates of some fields, updates and
  * deletes of unknown users, deletes followed by a new sign-up with the same id.
  */
-import { eventKey, type EventOf, type TributaryEvent } from '../../schemas/catalog.js';
-import type { UserPlan } from '../../schemas/generated/events.js';
+import { eventKey, type EventOf, type TributaryEvent } from './shop.js';
+import type { UserPlan } from '../../examples/shop/generated/events.js';
 import { prng } from '../../producers/generator.js';
 import type { Publisher } from '../../producers/publisher.js';
 

@@ -6,9 +6,10 @@ import type { Admin } from 'kafkajs';
 import type { Redis } from 'ioredis';
 import type { TributaryConfig } from '../../lib/config.js';
 import { projectionGroupId } from '../../lib/kafka.js';
-import { provisionTopics } from '../../infra/topics.js';
+import { desiredTopics, provisionTopics } from '../../infra/topics.js';
 import { cleanupTopics, testAdmin, testConfig, testLogger, testRedis } from './stack.js';
 import { readProgress } from './users-oracle.js';
+import { shopCatalog } from './shop.js';
 
 export interface UsersFixture {
   readonly config: TributaryConfig;
@@ -34,7 +35,7 @@ export async function usersFixture(
   const config: TributaryConfig = { ...base, redis: { ...base.redis, keyPrefix: prefix } };
   const admin = await testAdmin(config);
   cleanupTopics(config, admin);
-  await provisionTopics(admin, config, testLogger());
+  await provisionTopics(admin, testLogger(), desiredTopics(config, shopCatalog));
   const topic = `${config.topics.prefix}users`;
   const partitions = config.topics.partitions;
   return {

@@ -4,7 +4,7 @@
  */
 import type { Redis } from 'ioredis';
 import { ProjectionKeys, userKeys } from '../../lib/redis-keys.js';
-import type { TributaryEvent } from '../../schemas/catalog.js';
+import type { TributaryEvent } from './shop.js';
 import { projectionRecords } from './progress.js';
 
 export interface OracleUser {

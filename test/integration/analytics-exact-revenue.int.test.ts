@@ -8,7 +8,7 @@
  */
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { analyticsProjection } from '../../consumers/analytics/analytics-projection.js';
-import { TopicNames, dlqTopic } from '../../infra/topics.js';
+import { dlqTopic } from '../../infra/topics.js';
 import type { TributaryConfig } from '../../lib/config.js';
 import {
   readAnalyticsTotals,
@@ -16,7 +16,7 @@ import {
   readAnalyticsWindows,
 } from '../../lib/read-models/analytics.js';
 import { WindowResultCodec } from '../../schemas/analytics-window.js';
-import { createEvent, type TributaryEvent } from '../../schemas/catalog.js';
+import { createEvent, type TributaryEvent } from '../helpers/shop.js';
 import { createSchemaRegistryClient } from '../../schemas/registry.js';
 import { ANALYTICS_ENV, T0 } from '../helpers/analytics-fixture.js';
 import { addAmounts, analyticsOracle, partitionFor } from '../helpers/analytics-oracle.js';
@@ -191,7 +191,7 @@ describe('analytics revenue past 2^53', () => {
     expect(table).toContain('revenue 450071992547409.97 EUR, 90000000000000.05 USD');
 
     // analytics.windows: every final window with data, exact, through the registry's writer schema.
-    const windowsTopic = `${f.config.topics.prefix}${TopicNames.analyticsWindows}`;
+    const windowsTopic = `${f.config.topics.prefix}${'analytics.windows'}`;
     const withData = oracle.finalWindows;
     await until(async () => (await readTopic(f.config, windowsTopic)).length >= withData.length, 'results');
     const codec = new WindowResultCodec(createSchemaRegistryClient(f.config), windowsTopic);

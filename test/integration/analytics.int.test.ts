@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { analyticsProjection } from '../../consumers/analytics/analytics-projection.js';
 import { ConsumerRuntime } from '../../consumers/runtime/consumer-runtime.js';
-import { TopicNames, provisionTopics } from '../../infra/topics.js';
+import { desiredTopics, provisionTopics } from '../../infra/topics.js';
 import {
   readAnalyticsTotals,
   readAnalyticsView,
@@ -22,7 +22,7 @@ import {
   analyticsKeys,
   analyticsUpdatesChannel,
 } from '../../lib/redis-keys.js';
-import { createEvent, type TributaryEvent } from '../../schemas/catalog.js';
+import { shopCatalog, createEvent, type TributaryEvent } from '../helpers/shop.js';
 import { Publisher } from '../../producers/publisher.js';
 import { WindowResultCodec } from '../../schemas/analytics-window.js';
 import { EventCodec } from '../../schemas/codec.js';
@@ -75,7 +75,7 @@ describe('analytics consumer group', () => {
     const config = { ...base, redis: { ...base.redis, keyPrefix: prefix } };
     const admin = await testAdmin(config);
     cleanupTopics(config, admin);
-    await provisionTopics(admin, config, testLogger());
+    await provisionTopics(admin, testLogger(), desiredTopics(config, shopCatalog));
 
     const events = analyticsStream(7, 200, 40, 20_000);
     const oracle = analyticsTestOracle(events, config.topics.prefix, 3);
@@ -87,7 +87,7 @@ describe('analytics consumer group', () => {
     expect(oracle.lateByKind).toEqual({ tumbling: oracle.late.size, hopping: oracle.late.size });
 
     // One sequence of publishes: each partition holds its events in generated order.
-    const publisher = await Publisher.create(config, testLogger());
+    const publisher = await Publisher.create(shopCatalog, config, testLogger());
     onTestFinished(() => publisher.close());
     for (let i = 0; i < events.length; i += 2_000) await publisher.publishBatch(events.slice(i, i + 2_000));
 
@@ -99,6 +99,7 @@ describe('analytics consumer group', () => {
 
     const started = Date.now();
     const runtime = await ConsumerRuntime.start({
+      catalog: shopCatalog,
       config,
       logger: testLogger(),
       projection: analyticsProjection,
@@ -164,10 +165,11 @@ describe('analytics consumer group', () => {
     // Late events: counted per window kind, and each one on the late-events topic exactly once.
     expect(await readLateCounts({ redis, keyPrefix: prefix })).toEqual(oracle.lateByKind);
     const codec = new EventCodec({
+      catalog: shopCatalog,
       registry: createSchemaRegistryClient(config),
       topicPrefix: config.topics.prefix,
     });
-    const lateRecords = await readTopic(config, `${config.topics.prefix}${TopicNames.lateEvents}`);
+    const lateRecords = await readTopic(config, `${config.topics.prefix}${'analytics.late-events'}`);
     const lateSeen = new Map<string, string>();
     for (const r of lateRecords) {
       const event = await codec.decode(r.value);
@@ -181,12 +183,12 @@ describe('analytics consumer group', () => {
 
     // Final windows: each emitted once, keyed by window id, with the oracle's values.
     await new Promise((r) => setTimeout(r, 1_000)); // a duplicate would show up by now
-    const windowsTopic = `${config.topics.prefix}${TopicNames.analyticsWindows}`;
+    const windowsTopic = `${config.topics.prefix}${'analytics.windows'}`;
     const emitted = await readTopic(config, windowsTopic);
     expect(emitted.map((r) => r.key).sort()).toEqual([...oracle.finalWindows].sort());
     const results = new WindowResultCodec(
       createSchemaRegistryClient(config),
-      `${config.topics.prefix}${TopicNames.analyticsWindows}`,
+      `${config.topics.prefix}${'analytics.windows'}`,
     );
     for (const r of emitted) {
       const result = await results.decode(r.value);
@@ -239,8 +241,8 @@ describe('analytics consumer group', () => {
     const config = { ...base, redis: { ...base.redis, keyPrefix: prefix } };
     const admin = await testAdmin(config);
     cleanupTopics(config, admin);
-    await provisionTopics(admin, config, testLogger());
-    const publisher = await Publisher.create(config, testLogger());
+    await provisionTopics(admin, testLogger(), desiredTopics(config, shopCatalog));
+    const publisher = await Publisher.create(shopCatalog, config, testLogger());
     onTestFinished(() => publisher.close());
 
     // Page views only (users and orders stay empty: idle from the start). Partition `busy` sees
@@ -269,6 +271,7 @@ describe('analytics consumer group', () => {
     await publisher.publishBatch(first);
 
     const runtime = await ConsumerRuntime.start({
+      catalog: shopCatalog,
       config,
       logger: testLogger(),
       projection: analyticsProjection,
@@ -279,7 +282,7 @@ describe('analytics consumer group', () => {
     await until(async () => (await readAnalyticsView(source))?.frontier === T0 + 9_500, 'the frontier', {
       timeoutMs: 20_000,
     });
-    const windowsTopic = `${config.topics.prefix}${TopicNames.analyticsWindows}`;
+    const windowsTopic = `${config.topics.prefix}${'analytics.windows'}`;
     await until(async () => (await readTopic(config, windowsTopic)).length > 0, 'final windows');
     const tumbling5 = `tumbling:1000:1000:${T0 + 5_000}`;
     const [before] = await readAnalyticsWindows(source, {
@@ -294,7 +297,7 @@ describe('analytics consumer group', () => {
     // those, added only to the hopping window [5 s, 10 s), still open.
     const wake = view(quiet, 5_500);
     await publisher.publish(wake);
-    const late = `${config.topics.prefix}${TopicNames.lateEvents}`;
+    const late = `${config.topics.prefix}${'analytics.late-events'}`;
     await until(async () => (await readTopic(config, late)).length === 1, 'the late event');
     const [record] = await readTopic(config, late);
     const hoppingIds = [1, 2, 3, 4].map((s) => `hopping:5000:1000:${T0 + s * 1000}`);

@@ -15,13 +15,18 @@ import { parseCsvRps } from '../../bench/redis-ceiling.js';
 import type { BenchReport } from '../../bench/report.js';
 import { renderSection, replaceSection, START, END } from '../../bench/update-readme.js';
 import { testConfig, testLogger } from '../helpers/stack.js';
+import { shopApp } from '../helpers/shop.js';
 
 async function bench(args: string[]): Promise<{ report: BenchReport; dir: string; files: string[] }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'tributary-bench-'));
   onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
   const config = testConfig({ TRIBUTARY_TOPIC_PARTITIONS: '2' });
   const program = new Command('tributary').exitOverride();
-  registerBenchCommand(program, { config: () => config, logger: () => testLogger() });
+  registerBenchCommand(program, {
+    config: () => config,
+    logger: () => testLogger(),
+    app: () => Promise.resolve(shopApp),
+  });
   // The command prints its summary; keep the test output quiet.
   vi.spyOn(console, 'log').mockImplementation(() => undefined);
   vi.spyOn(console, 'error').mockImplementation(() => undefined);

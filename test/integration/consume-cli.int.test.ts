@@ -4,13 +4,14 @@
  */
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { provisionTopics } from '../../infra/topics.js';
+import { desiredTopics, provisionTopics } from '../../infra/topics.js';
 import { generateEvents } from '../../producers/generator.js';
 import { Publisher } from '../../producers/publisher.js';
 import { freePort } from '../helpers/free-port.js';
 import { until } from '../helpers/until.js';
 import { cleanupTopics, testAdmin, testConfig, testLogger, testRedis } from '../helpers/stack.js';
 import { readUsers } from '../helpers/users-oracle.js';
+import { SHOP_DIR, shopCatalog } from '../helpers/shop.js';
 
 describe('tributary consume', () => {
   it('serves readiness and metrics, and shuts down cleanly on SIGTERM', async () => {
@@ -18,11 +19,11 @@ describe('tributary consume', () => {
     const { redis, prefix } = testRedis(base);
     const admin = await testAdmin(base);
     cleanupTopics(base, admin);
-    await provisionTopics(admin, base, testLogger());
+    await provisionTopics(admin, testLogger(), desiredTopics(base, shopCatalog));
     const events = [...generateEvents({ seed: 4, users: 100 }, 5000)]
       .map((g) => g.event)
       .filter((e) => e.type.startsWith('User'));
-    const publisher = await Publisher.create(base, testLogger());
+    const publisher = await Publisher.create(shopCatalog, base, testLogger());
     await publisher.publishBatch(events);
     await publisher.close();
 
@@ -35,6 +36,7 @@ describe('tributary consume', () => {
         TRIBUTARY_REDIS_URL: base.redis.url.value,
         TRIBUTARY_TOPIC_PREFIX: base.topics.prefix,
         TRIBUTARY_REDIS_KEY_PREFIX: prefix,
+        TRIBUTARY_APP: SHOP_DIR,
       },
     });
     let out = '';

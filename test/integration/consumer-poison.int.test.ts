@@ -17,7 +17,7 @@ import { createKafka } from '../../lib/kafka.js';
 import { prng } from '../../producers/generator.js';
 import { Publisher } from '../../producers/publisher.js';
 import { parseSchema, type AvroRecordSchema } from '../../schemas/avro-schema.js';
-import { createEvent, EVENT_TYPE_HEADER, type TributaryEvent } from '../../schemas/catalog.js';
+import { shopCatalog, createEvent, EVENT_TYPE_HEADER, type TributaryEvent } from '../helpers/shop.js';
 import { EventCodec } from '../../schemas/codec.js';
 import { createSchemaRegistryClient } from '../../schemas/registry.js';
 import { frame } from '../../schemas/wire-format.js';
@@ -62,7 +62,7 @@ describe.each(engineNames)('consumer runtime: poison records (%s engine)', (engi
     const good = userEventStream({ seed, users: 600 }, GOOD_EVENTS);
 
     const registry = createSchemaRegistryClient(f.config);
-    const codec = new EventCodec({ registry, topicPrefix: f.config.topics.prefix });
+    const codec = new EventCodec({ catalog: shopCatalog, registry, topicPrefix: f.config.topics.prefix });
     await codec.prepare(['UserCreated', 'UserUpdated']);
     const invoiceId = await registry.register(`${f.config.topics.prefix}invoices-value`, INVOICE);
     const invoice = parseSchema(INVOICE);
@@ -129,7 +129,7 @@ describe.each(engineNames)('consumer runtime: poison records (%s engine)', (engi
     };
 
     // Good events through the publisher, poison through a raw producer, in alternating slices.
-    const publisher = await Publisher.create(f.config, testLogger());
+    const publisher = await Publisher.create(shopCatalog, f.config, testLogger());
     onTestFinished(() => publisher.close());
     const raw = createKafka(f.config, testLogger()).producer();
     await raw.connect();
@@ -151,6 +151,7 @@ describe.each(engineNames)('consumer runtime: poison records (%s engine)', (engi
     expect(total).toBe(GOOD_EVENTS + poisons.length);
 
     const runtime = await ConsumerRuntime.start({
+      catalog: shopCatalog,
       config: f.config,
       logger: testLogger(),
       projection: usersProjection,

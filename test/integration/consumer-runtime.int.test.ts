@@ -9,13 +9,14 @@ import { ProjectionKeys } from '../../consumers/keys.js';
 import { userCountKeys, userCountProjection } from '../../consumers/projections/user-count.js';
 import { usersProjection } from '../../consumers/projections/users.js';
 import { ConsumerRuntime } from '../../consumers/runtime/consumer-runtime.js';
-import { provisionTopics } from '../../infra/topics.js';
+import { desiredTopics, provisionTopics } from '../../infra/topics.js';
 import { generateEvents } from '../../producers/generator.js';
 import { Publisher } from '../../producers/publisher.js';
 import { until } from '../helpers/until.js';
 import { cleanupTopics, testAdmin, testConfig, testLogger, testRedis } from '../helpers/stack.js';
 import { readUsers, usersOracle } from '../helpers/users-oracle.js';
 import { projectionRecords } from '../helpers/progress.js';
+import { shopCatalog } from '../helpers/shop.js';
 
 describe.each(engineNames)('consumer runtime: users projection (%s engine)', (engine) => {
   it('builds the read model exactly once, resumes after a restart, and refills a flushed Redis', async () => {
@@ -24,23 +25,33 @@ describe.each(engineNames)('consumer runtime: users projection (%s engine)', (en
     const config = { ...base, redis: { ...base.redis, keyPrefix: prefix } };
     const admin = await testAdmin(config);
     cleanupTopics(config, admin);
-    await provisionTopics(admin, config, testLogger());
+    await provisionTopics(admin, testLogger(), desiredTopics(config, shopCatalog));
     const topic = `${config.topics.prefix}users`;
 
     const all = [...generateEvents({ seed: 21, users: 300 }, 20_000)].map((g) => g.event);
     const userEvents = all.filter((e) => e.type.startsWith('User'));
-    const publisher = await Publisher.create(config, testLogger());
+    const publisher = await Publisher.create(shopCatalog, config, testLogger());
     onTestFinished(() => publisher.close());
     const half = Math.floor(userEvents.length / 2);
     await publisher.publishBatch(userEvents.slice(0, half));
 
-    let runtime = await ConsumerRuntime.start({ config, logger: testLogger(), projection: usersProjection });
+    let runtime = await ConsumerRuntime.start({
+      catalog: shopCatalog,
+      config,
+      logger: testLogger(),
+      projection: usersProjection,
+    });
     onTestFinished(() => runtime.stop());
     await until(async () => (await readUsers(redis, prefix, topic, 3)).records >= half, 'first half');
     await runtime.stop();
 
     await publisher.publishBatch(userEvents.slice(half));
-    runtime = await ConsumerRuntime.start({ config, logger: testLogger(), projection: usersProjection });
+    runtime = await ConsumerRuntime.start({
+      catalog: shopCatalog,
+      config,
+      logger: testLogger(),
+      projection: usersProjection,
+    });
     await until(
       async () => (await readUsers(redis, prefix, topic, 3)).records >= userEvents.length,
       'all events',
@@ -54,7 +65,12 @@ describe.each(engineNames)('consumer runtime: users projection (%s engine)', (en
     // Kafka's offsets: it seeks back to what Redis has (nothing) and rebuilds from the log.
     const mine = await redis.keys(`${prefix}*`);
     await redis.del(...mine);
-    runtime = await ConsumerRuntime.start({ config, logger: testLogger(), projection: usersProjection });
+    runtime = await ConsumerRuntime.start({
+      catalog: shopCatalog,
+      config,
+      logger: testLogger(),
+      projection: usersProjection,
+    });
     await until(
       async () => (await readUsers(redis, prefix, topic, 3)).records >= userEvents.length,
       'rebuild',
@@ -70,16 +86,17 @@ describe.each(engineNames)('consumer runtime: users projection (%s engine)', (en
     const config = { ...base, redis: { ...base.redis, keyPrefix: prefix } };
     const admin = await testAdmin(config);
     cleanupTopics(config, admin);
-    await provisionTopics(admin, config, testLogger());
+    await provisionTopics(admin, testLogger(), desiredTopics(config, shopCatalog));
     const topic = `${config.topics.prefix}users`;
     const events = [...generateEvents({ seed: 8, users: 400 }, 40_000)]
       .map((g) => g.event)
       .filter((e) => e.type.startsWith('User'));
-    const publisher = await Publisher.create(config, testLogger());
+    const publisher = await Publisher.create(shopCatalog, config, testLogger());
     onTestFinished(() => publisher.close());
     await publisher.publishBatch(events);
 
     const runtime = await ConsumerRuntime.start({
+      catalog: shopCatalog,
       config,
       logger: testLogger(),
       projection: userCountProjection,

@@ -16,7 +16,7 @@ import { ConsumerRuntime } from '../../consumers/runtime/consumer-runtime.js';
 import { generateEvents } from '../../producers/generator.js';
 import { DASHBOARD_ASSETS_DIR } from '../../query/dashboard/assets.js';
 import { buildDashboard } from '../../query/dashboard/build.js';
-import { createEvent, type TributaryEvent } from '../../schemas/catalog.js';
+import { shopCatalog, createEvent, type TributaryEvent } from '../helpers/shop.js';
 import { partitionFor } from '../helpers/analytics-oracle.js';
 import { QUERY_KEY, queryFixture, serveQuery } from '../helpers/query-fixture.js';
 import { testLogger } from '../helpers/stack.js';
@@ -109,7 +109,12 @@ describe('dashboard (browser)', () => {
     const f = await queryFixture(ANALYTICS_ENV);
     const runtimes = await Promise.all(
       ['analytics', 'users', 'orders'].map((name) =>
-        ConsumerRuntime.start({ config: f.config, logger: testLogger(), projection: projections[name]! }),
+        ConsumerRuntime.start({
+          catalog: shopCatalog,
+          config: f.config,
+          logger: testLogger(),
+          projection: projections[name]!,
+        }),
       ),
     );
     onTestFinished(async () => {

@@ -11,13 +11,14 @@ import { usersProjection } from '../../consumers/projections/users.js';
 import { ConsumerRuntime } from '../../consumers/runtime/consumer-runtime.js';
 import { readAnalyticsWindows } from '../../lib/read-models/analytics.js';
 import { Publisher } from '../../producers/publisher.js';
-import type { TributaryEvent } from '../../schemas/catalog.js';
+import type { TributaryEvent } from '../helpers/shop.js';
 import { ANALYTICS_ENV, T0, analyticsStream, analyticsTestOracle } from '../helpers/analytics-fixture.js';
 import { projectionRecords } from '../helpers/progress.js';
 import { testLogger } from '../helpers/stack.js';
 import { usersFixture } from '../helpers/users-fixture.js';
 import { until } from '../helpers/until.js';
 import { readUsers, usersOracle } from '../helpers/users-oracle.js';
+import { shopCatalog } from '../helpers/shop.js';
 
 describe('de-duplication by eventId', () => {
   it('counts an event sent three times once in every projection and in analytics', async () => {
@@ -40,13 +41,13 @@ describe('de-duplication by eventId', () => {
     for (const [at, list] of repeats) if (at >= events.length) sent.push(...list);
     expect(sent.length).toBe(events.length + 2 * Math.ceil(events.length / 40));
 
-    const publisher = await Publisher.create(config, testLogger());
+    const publisher = await Publisher.create(shopCatalog, config, testLogger());
     onTestFinished(() => publisher.close());
     for (let i = 0; i < sent.length; i += 1_000) await publisher.publishBatch(sent.slice(i, i + 1_000));
 
     const runtimes = await Promise.all(
       [usersProjection, userCountProjection, analyticsProjection].map((projection) =>
-        ConsumerRuntime.start({ config, logger: testLogger(), projection }),
+        ConsumerRuntime.start({ catalog: shopCatalog, config, logger: testLogger(), projection }),
       ),
     );
     onTestFinished(async () => {

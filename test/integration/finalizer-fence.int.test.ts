@@ -12,7 +12,7 @@ import { Finalizer } from '../../consumers/analytics/finalizer.js';
 import { luaScript } from '../../consumers/offset-fence.js';
 import { ConsumerRuntime } from '../../consumers/runtime/consumer-runtime.js';
 import type { PeriodicContext } from '../../consumers/runtime/types.js';
-import { TopicNames, provisionTopics } from '../../infra/topics.js';
+import { desiredTopics, provisionTopics } from '../../infra/topics.js';
 import type { EngineProducer, OutgoingRecord } from '../../lib/engine.js';
 import { createKafka } from '../../lib/kafka.js';
 import {
@@ -21,7 +21,7 @@ import {
   analyticsKeys,
   analyticsWindowId,
 } from '../../lib/redis-keys.js';
-import { createEvent, topicName, type TributaryEvent } from '../../schemas/catalog.js';
+import { shopCatalog, createEvent, topicName, type TributaryEvent } from '../helpers/shop.js';
 import { Publisher } from '../../producers/publisher.js';
 import { ANALYTICS_ENV, T0 } from '../helpers/analytics-fixture.js';
 import { partitionFor } from '../helpers/analytics-oracle.js';
@@ -40,7 +40,7 @@ async function setup() {
   const config = { ...base, redis: { ...base.redis, keyPrefix: prefix } };
   const admin = await testAdmin(config);
   cleanupTopics(config, admin);
-  await provisionTopics(admin, config, testLogger());
+  await provisionTopics(admin, testLogger(), desiredTopics(config, shopCatalog));
   const keys = new ProjectionKeys(prefix, 'analytics');
   const group = new AnalyticsGroupKeys(prefix, keys.namespace('v1'));
   const views = topicName('page-views', config.topics.prefix);
@@ -50,7 +50,7 @@ async function setup() {
     new Finalizer({
       settings: config.analytics,
       topics: TOPICS.map((t) => topicName(t, config.topics.prefix)),
-      windowsTopic: `${config.topics.prefix}${TopicNames.analyticsWindows}`,
+      windowsTopic: `${config.topics.prefix}${'analytics.windows'}`,
       state: new AnalyticsState(),
       logger,
     });
@@ -177,7 +177,7 @@ describe('analytics finalizer fencing', () => {
   it('refuses a batch built on a stale frontier: its event is late, never in the final window', async () => {
     const { config, redis, keys } = await setup();
     const cfg = { ...config, analytics: { ...config.analytics, finalizeIntervalMs: 600_000 } };
-    const publisher = await Publisher.create(cfg, testLogger());
+    const publisher = await Publisher.create(shopCatalog, cfg, testLogger());
     onTestFinished(() => publisher.close());
     const user = (() => {
       for (let i = 0; ; i++) if (partitionFor(`u-${i}`, 3) === 0) return `u-${i}`;
@@ -197,6 +197,7 @@ describe('analytics finalizer fencing', () => {
       ) as TributaryEvent;
     await publisher.publishBatch([view(0), view(1_000)]);
     const runtime = await ConsumerRuntime.start({
+      catalog: shopCatalog,
       config: cfg,
       logger: testLogger(),
       projection: analyticsProjection,

@@ -18,7 +18,6 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { analyticsProjection } from '../../consumers/analytics/analytics-projection.js';
 import { ordersProjection } from '../../consumers/projections/orders.js';
 import { ConsumerRuntime } from '../../consumers/runtime/consumer-runtime.js';
-import { TopicNames } from '../../infra/topics.js';
 import { DeadLetterHeaders } from '../../lib/dead-letter.js';
 import { engineNames } from '../../lib/engines/index.js';
 import { createKafka } from '../../lib/kafka.js';
@@ -27,12 +26,13 @@ import { readAnalyticsView } from '../../lib/read-models/analytics.js';
 import { ProjectionKeys, analyticsKeys } from '../../lib/redis-keys.js';
 import { EVENT_ID_HEADER, Publisher } from '../../producers/publisher.js';
 import {
+  shopCatalog,
   EVENT_TYPE_HEADER,
   createEvent,
   eventKey,
   topicOf,
   type TributaryEvent,
-} from '../../schemas/catalog.js';
+} from '../helpers/shop.js';
 import { EventCodec } from '../../schemas/codec.js';
 import { createSchemaRegistryClient } from '../../schemas/registry.js';
 import {
@@ -117,10 +117,11 @@ describe.each(engineNames)('hostile values and clocks (%s engine)', (engine) => 
     );
 
     const codec = new EventCodec({
+      catalog: shopCatalog,
       registry: createSchemaRegistryClient(config),
       topicPrefix: config.topics.prefix,
     });
-    const publisher = await Publisher.create(config, testLogger());
+    const publisher = await Publisher.create(shopCatalog, config, testLogger());
     onTestFinished(() => publisher.close());
     await publisher.publishBatch(base);
     await publisher.publishBatch([...payments, ...placements, ...whalePayments]);
@@ -141,7 +142,7 @@ describe.each(engineNames)('hostile values and clocks (%s engine)', (engine) => 
 
     const runtimes = await Promise.all(
       [ordersProjection, analyticsProjection].map((projection) =>
-        ConsumerRuntime.start({ config, logger: testLogger(), projection }),
+        ConsumerRuntime.start({ catalog: shopCatalog, config, logger: testLogger(), projection }),
       ),
     );
     onTestFinished(async () => {
@@ -182,7 +183,7 @@ describe.each(engineNames)('hostile values and clocks (%s engine)', (engine) => 
 
     // Far-future events are late for the clock's sake, and on the late topic as such.
     const lateReason = new Map<string, string>();
-    for (const r of await readTopic(config, `${config.topics.prefix}${TopicNames.lateEvents}`)) {
+    for (const r of await readTopic(config, `${config.topics.prefix}${'analytics.late-events'}`)) {
       lateReason.set((await codec.decode(r.value)).data.eventId, r.headers['late-reason'] ?? '');
     }
     for (const e of skewed) expect(lateReason.get(e.data.eventId), e.data.eventId).toBe('clock-skew');

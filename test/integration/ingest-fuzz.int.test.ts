@@ -4,7 +4,7 @@
  * stack with the real Publisher. Whatever it sends, the service must never answer 5xx.
  */
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { provisionTopics } from '../../infra/topics.js';
+import { desiredTopics, provisionTopics } from '../../infra/topics.js';
 import { startIngestService } from '../../producers/http/service.js';
 import {
   FUZZ_BUDGET_MS,
@@ -14,6 +14,7 @@ import {
   schemathesisInstalled,
 } from '../helpers/schemathesis.js';
 import { cleanupTopics, testAdmin, testConfig, testLogger, uid } from '../helpers/stack.js';
+import { shopCatalog } from '../helpers/shop.js';
 
 /** Test cases per operation and phase; the run stays well under a minute on two cores. */
 const MAX_EXAMPLES = process.env.TRIBUTARY_FUZZ_EXAMPLES ?? '25';
@@ -28,8 +29,14 @@ describe('ingestion API under schemathesis', () => {
     });
     const admin = await testAdmin(config);
     cleanupTopics(config, admin);
-    await provisionTopics(admin, config, testLogger());
-    const service = await startIngestService({ config, logger: testLogger(), host: '127.0.0.1', port: 0 });
+    await provisionTopics(admin, testLogger(), desiredTopics(config, shopCatalog));
+    const service = await startIngestService({
+      catalog: shopCatalog,
+      config,
+      logger: testLogger(),
+      host: '127.0.0.1',
+      port: 0,
+    });
     onTestFinished(async () => {
       await service.close();
     });

@@ -6,7 +6,7 @@
  */
 import type { Admin, KafkaMessage } from 'kafkajs';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { provisionTopics } from '../../infra/topics.js';
+import { desiredTopics, provisionTopics } from '../../infra/topics.js';
 import type { TributaryConfig } from '../../lib/config.js';
 import { engineNames } from '../../lib/engines/index.js';
 import { createKafka } from '../../lib/kafka.js';
@@ -16,6 +16,7 @@ import type { IngestService } from '../../producers/http/service.js';
 import { EventCodec } from '../../schemas/codec.js';
 import { createSchemaRegistryClient } from '../../schemas/registry.js';
 import { cleanupTopics, testAdmin, testConfig, testLogger, uid } from '../helpers/stack.js';
+import { shopCatalog } from '../helpers/shop.js';
 
 const WRITER = `writer-${uid()}-0123456789`;
 const READER = `reader-${uid()}-0123456789`;
@@ -37,8 +38,14 @@ async function setup(env: Record<string, string> = {}): Promise<{
   });
   const admin = await testAdmin(config);
   cleanupTopics(config, admin);
-  await provisionTopics(admin, config, testLogger());
-  const service = await startIngestService({ config, logger: testLogger(), host: '127.0.0.1', port: 0 });
+  await provisionTopics(admin, testLogger(), desiredTopics(config, shopCatalog));
+  const service = await startIngestService({
+    catalog: shopCatalog,
+    config,
+    logger: testLogger(),
+    host: '127.0.0.1',
+    port: 0,
+  });
   onTestFinished(async () => {
     await service.close();
   });
@@ -208,6 +215,7 @@ describe('HTTP ingestion service on the real stack', () => {
       const records = await readRecords(config, expected.length);
       expect(records).toHaveLength(expected.length);
       const codec = new EventCodec({
+        catalog: shopCatalog,
         registry: createSchemaRegistryClient(config),
         topicPrefix: config.topics.prefix,
         schemaIds: 'lookup',
@@ -360,6 +368,7 @@ describe('HTTP ingestion service on the real stack', () => {
       registry: { ...config.registry, url: { value: 'http://127.0.0.1:9/ccompat', external: true } },
     };
     const probed = await buildIngestServer({
+      catalog: shopCatalog,
       config: deadRegistry,
       logger: testLogger(),
       publisher: service.publisher,

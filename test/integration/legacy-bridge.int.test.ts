@@ -4,7 +4,7 @@
  */
 import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { provisionTopics } from '../../infra/topics.js';
+import { desiredTopics, provisionTopics } from '../../infra/topics.js';
 import { DeadLetterHeaders } from '../../lib/dead-letter.js';
 import { createProducer } from '../../lib/engines/index.js';
 import { createKafka } from '../../lib/kafka.js';
@@ -14,6 +14,7 @@ import { Publisher } from '../../producers/publisher.js';
 import { EventCodec } from '../../schemas/codec.js';
 import { createSchemaRegistryClient } from '../../schemas/registry.js';
 import { cleanupTopics, testAdmin, testConfig, testLogger, uid } from '../helpers/stack.js';
+import { shopCatalog, type TributaryEvent } from '../helpers/shop.js';
 
 async function consume(
   config: ReturnType<typeof testConfig>,
@@ -45,7 +46,7 @@ describe('legacy JSON bridge', () => {
     const config = testConfig({ TRIBUTARY_TOPIC_PARTITIONS: '2' });
     const admin = await testAdmin(config);
     cleanupTopics(config, admin);
-    await provisionTopics(admin, config, testLogger());
+    await provisionTopics(admin, testLogger(), desiredTopics(config, shopCatalog));
     const p = config.topics.prefix;
 
     // 1. The old snippet, exactly as upstream teams wrote it. Plain KafkaJS never accepted it…
@@ -77,14 +78,20 @@ describe('legacy JSON bridge', () => {
     });
     await legacy.disconnect();
 
-    const publisher = await Publisher.create(config, testLogger());
+    const publisher = await Publisher.create(shopCatalog, config, testLogger());
     const deadLetters = createProducer(config, testLogger());
     await deadLetters.connect();
     onTestFinished(async () => {
       await publisher.close();
       await deadLetters.disconnect();
     });
-    const bridge = await startLegacyBridge({ config, logger: testLogger(), publisher, deadLetters });
+    const bridge = await startLegacyBridge({
+      catalog: shopCatalog,
+      config,
+      logger: testLogger(),
+      publisher,
+      deadLetters,
+    });
 
     const users = await consume(config, `${p}users`, 2);
     const dlq = await consume(config, `${p}user-created.dlq`, 3);
@@ -92,11 +99,12 @@ describe('legacy JSON bridge', () => {
     expect(bridge.stats).toEqual({ upcast: 2, deadLettered: 3 });
 
     const codec = new EventCodec({
+      catalog: shopCatalog,
       registry: createSchemaRegistryClient(config),
       topicPrefix: p,
       schemaIds: 'lookup',
     });
-    const decoded = await Promise.all(users.map((m) => codec.decode(m.value)));
+    const decoded = (await Promise.all(users.map((m) => codec.decode(m.value)))) as TributaryEvent[];
     expect(decoded.map((e) => e.type)).toEqual(['UserCreated', 'UserCreated']);
     const ada = decoded.find((e) => e.data.userId === legacyUserId(email))!;
     expect(ada.data).toMatchObject({ name, email, plan: 'UNKNOWN', country: 'ZZ' });
@@ -115,6 +123,7 @@ describe('legacy JSON bridge', () => {
 
     // A replay of the old topic (a new group from the earliest offset) yields the same event ids.
     const replay = await startLegacyBridge({
+      catalog: shopCatalog,
       config,
       logger: testLogger(),
       publisher,

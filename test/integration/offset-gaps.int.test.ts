@@ -21,7 +21,13 @@ import { partitionOf } from '../../lib/partitioner.js';
 import { ProjectionKeys } from '../../lib/redis-keys.js';
 import { Publisher, EVENT_ID_HEADER } from '../../producers/publisher.js';
 import { EventCodec } from '../../schemas/codec.js';
-import { EVENT_TYPE_HEADER, createEvent, eventKey, type TributaryEvent } from '../../schemas/catalog.js';
+import {
+  shopCatalog,
+  EVENT_TYPE_HEADER,
+  createEvent,
+  eventKey,
+  type TributaryEvent,
+} from '../helpers/shop.js';
 import { createSchemaRegistryClient } from '../../schemas/registry.js';
 import { spawnConsumer } from '../helpers/consumer-process.js';
 import { python, runPython } from '../helpers/python.js';
@@ -60,11 +66,14 @@ describe.each(engineNames)('a source topic with offset gaps (%s engine)', (engin
       const f = await usersFixture({ TRIBUTARY_CLIENT_ENGINE: engine });
       const brokers = f.config.kafka.brokers.value;
       const codec = new EventCodec({
+        catalog: shopCatalog,
         registry: createSchemaRegistryClient(f.config),
         topicPrefix: f.config.topics.prefix,
       });
       const decode = (records: readonly OutsideRecord[]) =>
-        Promise.all(records.map((r) => codec.decode(Buffer.from(r.value, 'hex'))));
+        Promise.all(
+          records.map(async (r) => (await codec.decode(Buffer.from(r.value, 'hex'))) as TributaryEvent),
+        );
       const alterTopic = (entries: Record<string, string>) =>
         f.admin.alterConfigs({
           validateOnly: false,
@@ -87,7 +96,7 @@ describe.each(engineNames)('a source topic with offset gaps (%s engine)', (engin
       });
       const seed = Math.floor(Math.random() * 2 ** 31);
       const history = userEventStream({ seed, users: 60 }, 3_000);
-      const publisher = await Publisher.create(f.config, testLogger());
+      const publisher = await Publisher.create(shopCatalog, f.config, testLogger());
       onTestFinished(() => publisher.close());
       for (let i = 0; i < history.length; i += 500) {
         await publishAll(publisher, history.slice(i, i + 500));

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { ordersProjection } from '../../consumers/projections/orders.js';
 import { ConsumerRuntime } from '../../consumers/runtime/consumer-runtime.js';
-import { provisionTopics } from '../../infra/topics.js';
+import { desiredTopics, provisionTopics } from '../../infra/topics.js';
 import { DeadLetterHeaders } from '../../lib/dead-letter.js';
 import { ErrorCodes } from '../../lib/errors.js';
 import { createKafka } from '../../lib/kafka.js';
@@ -19,6 +19,7 @@ import type { TributaryConfig } from '../../lib/config.js';
 import { orderEdgeCases, ordersOracle, readOrders, readOrdersProgress } from '../helpers/orders-oracle.js';
 import { cleanupTopics, testAdmin, testConfig, testLogger, testRedis, uid } from '../helpers/stack.js';
 import { until } from '../helpers/until.js';
+import { shopCatalog } from '../helpers/shop.js';
 
 const PARTITIONS = 3;
 
@@ -53,7 +54,7 @@ describe('orders projection', () => {
     const config = { ...base, redis: { ...base.redis, keyPrefix: prefix } };
     const admin = await testAdmin(config);
     cleanupTopics(config, admin);
-    await provisionTopics(admin, config, testLogger());
+    await provisionTopics(admin, testLogger(), desiredTopics(config, shopCatalog));
     const topic = `${config.topics.prefix}orders`;
 
     const generated = [...generateEvents({ seed: 42, users: 250 }, 16_000)]
@@ -65,9 +66,15 @@ describe('orders projection', () => {
     const all = [...edge.events.slice(0, half), ...generated, ...edge.events.slice(half)];
     const progress = () => readOrdersProgress(redis, prefix, topic, PARTITIONS);
 
-    const publisher = await Publisher.create(config, testLogger());
+    const publisher = await Publisher.create(shopCatalog, config, testLogger());
     onTestFinished(() => publisher.close());
-    const start = () => ConsumerRuntime.start({ config, logger: testLogger(), projection: ordersProjection });
+    const start = () =>
+      ConsumerRuntime.start({
+        catalog: shopCatalog,
+        config,
+        logger: testLogger(),
+        projection: ordersProjection,
+      });
     let runtime = await start();
     onTestFinished(() => runtime.stop());
     // Publish two thirds in paced chunks and stop the consumer a third of the way, mid-stream:

@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { provisionTopics } from '../../infra/topics.js';
+import { desiredTopics, provisionTopics } from '../../infra/topics.js';
 import { cleanupTopics, testAdmin, testConfig, testLogger } from '../helpers/stack.js';
+import { SHOP_DIR, shopCatalog } from '../helpers/shop.js';
 
 const run = promisify(execFile);
 
@@ -14,13 +15,14 @@ async function setup() {
   const config = testConfig({ TRIBUTARY_TOPIC_PARTITIONS: '2' });
   const admin = await testAdmin(config);
   cleanupTopics(config, admin);
-  await provisionTopics(admin, config, testLogger());
+  await provisionTopics(admin, testLogger(), desiredTopics(config, shopCatalog));
   const env = {
     ...process.env,
     TRIBUTARY_KAFKA_BROKERS: config.kafka.brokers.value.join(','),
     TRIBUTARY_SCHEMA_REGISTRY_URL: config.registry.url.value,
     TRIBUTARY_REDIS_URL: config.redis.url.value,
     TRIBUTARY_TOPIC_PREFIX: config.topics.prefix,
+    TRIBUTARY_APP: SHOP_DIR,
   };
   const count = async (topic: string) =>
     (await admin.fetchTopicOffsets(`${config.topics.prefix}${topic}`)).reduce(

@@ -5,13 +5,13 @@
  */
 import type { KafkaMessage } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { provisionTopics } from '../../infra/topics.js';
+import { desiredTopics, provisionTopics } from '../../infra/topics.js';
 import { ErrorCodes, hasCode } from '../../lib/errors.js';
 import { engineNames } from '../../lib/engines/index.js';
 import { createKafka } from '../../lib/kafka.js';
 import { generateEvents } from '../../producers/generator.js';
 import { Publisher } from '../../producers/publisher.js';
-import { createEvent, type TributaryEvent } from '../../schemas/catalog.js';
+import { shopCatalog, createEvent, type TributaryEvent } from '../helpers/shop.js';
 import { EventCodec } from '../../schemas/codec.js';
 import { createSchemaRegistryClient } from '../../schemas/registry.js';
 import { cleanupTopics, testAdmin, testConfig, testLogger, uid } from '../helpers/stack.js';
@@ -49,10 +49,10 @@ describe.each(engineNames)('Publisher on the %s engine', (engine) => {
     const config = testConfig({ TRIBUTARY_CLIENT_ENGINE: engine });
     const admin = await testAdmin(config);
     cleanupTopics(config, admin);
-    await provisionTopics(admin, config, testLogger());
+    await provisionTopics(admin, testLogger(), desiredTopics(config, shopCatalog));
 
     const events = [...generateEvents({ seed: 11, users: 50 }, 3000)].map((g) => g.event);
-    const publisher = await Publisher.create(config, testLogger());
+    const publisher = await Publisher.create(shopCatalog, config, testLogger());
     expect(publisher.engine).toBe(engine);
     const first = await publisher.publish(events[0]!);
     expect(first).toEqual({
@@ -72,6 +72,7 @@ describe.each(engineNames)('Publisher on the %s engine', (engine) => {
     expect(records).toHaveLength(events.length);
 
     const codec = new EventCodec({
+      catalog: shopCatalog,
       registry: createSchemaRegistryClient(config),
       topicPrefix: p,
       schemaIds: 'lookup',
@@ -115,8 +116,8 @@ describe.each(engineNames)('Publisher on the %s engine', (engine) => {
     const config = testConfig({ TRIBUTARY_CLIENT_ENGINE: engine });
     const admin = await testAdmin(config);
     cleanupTopics(config, admin);
-    await provisionTopics(admin, config, testLogger());
-    const publisher = await Publisher.create(config, testLogger());
+    await provisionTopics(admin, testLogger(), desiredTopics(config, shopCatalog));
+    const publisher = await Publisher.create(shopCatalog, config, testLogger());
     const good = createEvent('UserCreated', {
       userId: 'u1',
       email: 'a@example.com',

@@ -14,7 +14,7 @@ import { partitionOf } from '../../lib/partitioner.js';
 import { analyticsUpdatesChannel } from '../../lib/redis-keys.js';
 import { Publisher } from '../../producers/publisher.js';
 import type { QueryService } from '../../query/service.js';
-import { createEvent, type TributaryEvent } from '../../schemas/catalog.js';
+import { shopCatalog, createEvent, type TributaryEvent } from '../helpers/shop.js';
 import { orderEdgeCases, ordersOracle } from '../helpers/orders-oracle.js';
 import {
   INGEST_KEY,
@@ -205,6 +205,7 @@ describe('query service on the real stack', () => {
     const sent: TributaryEvent[] = [];
     for (const engine of engineNames) {
       const publisher = await Publisher.create(
+        shopCatalog,
         { ...f.config, kafka: { ...f.config.kafka, engine } },
         testLogger(),
       );
@@ -241,6 +242,7 @@ describe('query service on the real stack', () => {
     expect(first.body.nextCursor).not.toBeNull();
 
     const result = await rebuildProjection({
+      catalog: shopCatalog,
       config: f.config,
       logger: testLogger(),
       projection: usersProjection,

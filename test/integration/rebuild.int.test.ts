@@ -13,13 +13,14 @@ import { sendInTransaction } from '../helpers/transactional.js';
 import { usersProjection } from '../../consumers/projections/users.js';
 import { nextVersion, rebuildProjection } from '../../consumers/rebuild.js';
 import { LiveProjection } from '../../consumers/runtime/live-projection.js';
-import { provisionTopics } from '../../infra/topics.js';
+import { desiredTopics, provisionTopics } from '../../infra/topics.js';
 import { generateEvents } from '../../producers/generator.js';
 import { Publisher } from '../../producers/publisher.js';
 import { until } from '../helpers/until.js';
 import { usersFixture } from '../helpers/users-fixture.js';
 import { cleanupTopics, testAdmin, testConfig, testLogger, testRedis } from '../helpers/stack.js';
 import { readUsers, usersOracle } from '../helpers/users-oracle.js';
+import { shopCatalog } from '../helpers/shop.js';
 
 describe('rebuild', () => {
   it('fills a new version beside the live one, swaps atomically, and recovers a flushed Redis', async () => {
@@ -30,7 +31,7 @@ describe('rebuild', () => {
     const config = { ...base, redis: { ...base.redis, keyPrefix: prefix } };
     const admin = await testAdmin(config);
     cleanupTopics(config, admin);
-    await provisionTopics(admin, config, testLogger());
+    await provisionTopics(admin, testLogger(), desiredTopics(config, shopCatalog));
     const topic = `${config.topics.prefix}users`;
     const keys = new ProjectionKeys(prefix, 'users');
 
@@ -38,11 +39,12 @@ describe('rebuild', () => {
       .map((g) => g.event)
       .filter((e) => e.type.startsWith('User'));
     const third = Math.floor(events.length / 3);
-    const publisher = await Publisher.create(config, testLogger());
+    const publisher = await Publisher.create(shopCatalog, config, testLogger());
     onTestFinished(() => publisher.close());
     await publisher.publishBatch(events.slice(0, third));
 
     const live = await LiveProjection.start({
+      catalog: shopCatalog,
       config,
       logger: testLogger(),
       projection: usersProjection,
@@ -57,6 +59,7 @@ describe('rebuild', () => {
     await publisher.publishBatch(events.slice(third, 2 * third));
     const progress: number[] = [];
     const result = await rebuildProjection({
+      catalog: shopCatalog,
       config,
       logger: testLogger(),
       projection: usersProjection,
@@ -84,7 +87,12 @@ describe('rebuild', () => {
     // Redis loses everything: a rebuild brings the read model back.
     await live.stop();
     await redis.del(...(await redis.keys(`${prefix}*`)));
-    const again = await rebuildProjection({ config, logger: testLogger(), projection: usersProjection });
+    const again = await rebuildProjection({
+      catalog: shopCatalog,
+      config,
+      logger: testLogger(),
+      projection: usersProjection,
+    });
     expect(again.to).toBe('v1');
     const back = await readUsers(redis, prefix, topic, 3, 'v1');
     expect(back.records).toBe(events.length);
@@ -97,6 +105,7 @@ describe('rebuild', () => {
       .map((g) => g.event)
       .filter((e) => e.type.startsWith('User'));
     const codec = new EventCodec({
+      catalog: shopCatalog,
       registry: createSchemaRegistryClient(config),
       topicPrefix: config.topics.prefix,
     });
@@ -121,7 +130,12 @@ describe('rebuild', () => {
       },
     );
 
-    const result = await rebuildProjection({ config, logger: testLogger(), projection: usersProjection });
+    const result = await rebuildProjection({
+      catalog: shopCatalog,
+      config,
+      logger: testLogger(),
+      projection: usersProjection,
+    });
     expect(result.to).toBe('v1');
     const built = await readUsers(redis, prefix, topic, 1, 'v1');
     expect(built.users).toEqual(usersOracle(events));
@@ -132,12 +146,13 @@ describe('rebuild', () => {
     const events = [...generateEvents({ seed: 6, users: 100 }, 5_000)]
       .map((g) => g.event)
       .filter((e) => e.type.startsWith('User'));
-    const publisher = await Publisher.create(config, testLogger());
+    const publisher = await Publisher.create(shopCatalog, config, testLogger());
     onTestFinished(() => publisher.close());
     await publisher.publishBatch(events);
     const keys = new ProjectionKeys(prefix, 'users');
 
-    const rebuild = () => rebuildProjection({ config, logger: testLogger(), projection: usersProjection });
+    const rebuild = () =>
+      rebuildProjection({ catalog: shopCatalog, config, logger: testLogger(), projection: usersProjection });
     const results = await Promise.allSettled([rebuild(), rebuild()]);
     const done = results.filter((r) => r.status === 'fulfilled');
     const refused = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));

@@ -6,9 +6,9 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { ErrorCodes, isUnrecoverable } from '../../lib/errors.js';
 import type { AvroRecordSchema } from '../../schemas/avro-schema.js';
-import { EVENT_TYPES, createEvent, subjectOf } from '../../schemas/catalog.js';
-import type { EventType, TributaryEvent } from '../../schemas/catalog.js';
-import { eventCatalog } from '../../schemas/catalog.js';
+import { shopCatalog, EVENT_TYPES, createEvent, subjectOf } from '../helpers/shop.js';
+import type { EventType, TributaryEvent } from '../helpers/shop.js';
+import { eventCatalog } from '../helpers/shop.js';
 import { EventCodec } from '../../schemas/codec.js';
 import { SchemaRegistryClient } from '../../schemas/registry.js';
 import { testConfig } from '../helpers/stack.js';
@@ -95,7 +95,7 @@ const samples: { [K in EventType]: TributaryEvent & { type: K } } = {
 describe('schema registry', () => {
   it('registers every event under its subject with BACKWARD compatibility', async () => {
     const { url, prefix, client } = isolated();
-    const codec = new EventCodec({ registry: client(), topicPrefix: prefix });
+    const codec = new EventCodec({ catalog: shopCatalog, registry: client(), topicPrefix: prefix });
     await codec.prepare();
     for (const type of EVENT_TYPES) {
       const subject = subjectOf(type, prefix);
@@ -112,7 +112,12 @@ describe('schema registry', () => {
     }
     // Another process, registering again or only looking up, gets the same ids.
     for (const schemaIds of ['register', 'lookup'] as const) {
-      const other = new EventCodec({ registry: client(), topicPrefix: prefix, schemaIds });
+      const other = new EventCodec({
+        catalog: shopCatalog,
+        registry: client(),
+        topicPrefix: prefix,
+        schemaIds,
+      });
       await other.prepare();
       for (const type of EVENT_TYPES)
         expect(other.schemaId(type), `${schemaIds} ${type}`).toBe(codec.schemaId(type));
@@ -169,7 +174,7 @@ describe('schema registry', () => {
 
   it('round-trips every event type, decoding in a process that fetches the writer schemas', async () => {
     const { url, prefix, client } = isolated();
-    const producer = new EventCodec({ registry: client(), topicPrefix: prefix });
+    const producer = new EventCodec({ catalog: shopCatalog, registry: client(), topicPrefix: prefix });
     await producer.prepare();
     const values = EVENT_TYPES.map((type) => producer.encodeSync(samples[type]));
 
@@ -178,7 +183,7 @@ describe('schema registry', () => {
       expect(JSON.parse(registered.schema).name).toBe(EVENT_TYPES[i]);
     }
 
-    const consumer = new EventCodec({ registry: client(), topicPrefix: prefix });
+    const consumer = new EventCodec({ catalog: shopCatalog, registry: client(), topicPrefix: prefix });
     await consumer.loadWriters(values);
     expect(values.map((v) => consumer.decodeSync(v))).toEqual(EVENT_TYPES.map((t) => samples[t]));
   });
@@ -192,8 +197,9 @@ describe('schema registry', () => {
       default: 0,
       doc: 'Viewport width, 0 if unknown.',
     });
-    const oldWriter = new EventCodec({ registry: client(), topicPrefix: prefix });
+    const oldWriter = new EventCodec({ catalog: shopCatalog, registry: client(), topicPrefix: prefix });
     const newWriter = new EventCodec({
+      catalog: shopCatalog,
       registry: client(),
       topicPrefix: prefix,
       schemas: { PageViewed: v2 },
@@ -207,8 +213,9 @@ describe('schema registry', () => {
     expect(newValue.readUInt32BE(1)).not.toBe(oldValue.readUInt32BE(1));
 
     // Fresh clients: the writer schemas come from the registry by id.
-    const oldReader = new EventCodec({ registry: client(), topicPrefix: prefix });
+    const oldReader = new EventCodec({ catalog: shopCatalog, registry: client(), topicPrefix: prefix });
     const newReader = new EventCodec({
+      catalog: shopCatalog,
       registry: client(),
       topicPrefix: prefix,
       schemas: { PageViewed: v2 },
@@ -227,7 +234,7 @@ describe('schema registry', () => {
 
   it('reports a schema id the registry does not have as unrecoverable', async () => {
     const { client } = isolated();
-    const codec = new EventCodec({ registry: client() });
+    const codec = new EventCodec({ catalog: shopCatalog, registry: client() });
     const value = Buffer.from([0, 0x7f, 0xff, 0xff, 0xf0, 2, 0x61]);
     const err = await codec.decode(value).then(
       () => undefined,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { desiredTopics, provisionTopics } from '../../infra/topics.js';
 import { cleanupTopics, testAdmin, testConfig, testLogger } from '../helpers/stack.js';
+import { shopCatalog } from '../helpers/shop.js';
 
 describe('topic provisioning', () => {
   it('creates every topic once, then reports nothing to do', async () => {
@@ -8,14 +9,14 @@ describe('topic provisioning', () => {
     const admin = await testAdmin(config);
     cleanupTopics(config, admin);
 
-    const first = await provisionTopics(admin, config, testLogger());
-    const names = desiredTopics(config).map((t) => t.name);
+    const first = await provisionTopics(admin, testLogger(), desiredTopics(config, shopCatalog));
+    const names = desiredTopics(config, shopCatalog).map((t) => t.name);
     expect(first.create.map((t) => t.name).sort()).toEqual([...names].sort());
 
     const meta = await admin.fetchTopicMetadata({ topics: [`${config.topics.prefix}users`] });
     expect(meta.topics[0]!.partitions).toHaveLength(2);
 
-    const second = await provisionTopics(admin, config, testLogger());
+    const second = await provisionTopics(admin, testLogger(), desiredTopics(config, shopCatalog));
     expect(second.create).toEqual([]);
     expect(second.alter).toEqual([]);
     expect(second.unchanged.sort()).toEqual([...names].sort());
@@ -25,14 +26,14 @@ describe('topic provisioning', () => {
     const config = testConfig({ TRIBUTARY_TOPIC_PARTITIONS: '2' });
     const admin = await testAdmin(config);
     cleanupTopics(config, admin);
-    await provisionTopics(admin, config, testLogger());
+    await provisionTopics(admin, testLogger(), desiredTopics(config, shopCatalog));
 
     const changed = testConfig({
       TRIBUTARY_TOPIC_PREFIX: config.topics.prefix,
       TRIBUTARY_TOPIC_PARTITIONS: '4',
       TRIBUTARY_TOPIC_RETENTION_MS: '7200000',
     });
-    const plan = await provisionTopics(admin, changed, testLogger());
+    const plan = await provisionTopics(admin, testLogger(), desiredTopics(changed, shopCatalog));
     const users = `${config.topics.prefix}users`;
     expect(plan.partitionDrift).toContainEqual({ name: users, actual: 2, desired: 4 });
     expect(plan.alter.find((a) => a.name === users)?.changes['retention.ms']?.to).toBe('7200000');

@@ -8,7 +8,8 @@ import { ErrorCodes, hasCode } from '../../lib/errors.js';
 import { ProjectionKeys } from '../../lib/redis-keys.js';
 import { WindowResultCodec, windowResultSchema, type WindowResult } from '../../schemas/analytics-window.js';
 import { parseSchema } from '../../schemas/avro-schema.js';
-import { createEvent, type TributaryEvent } from '../../schemas/catalog.js';
+import { createEvent, type TributaryEvent } from '../helpers/shop.js';
+import { shopCatalog } from '../helpers/shop.js';
 
 const T0 = Date.UTC(2026, 0, 1);
 const env = {
@@ -24,6 +25,7 @@ const keys = new ProjectionKeys('p:', 'analytics').partition('v1', 't.page-views
 
 function projection(): Projection {
   return createAnalyticsProjection({
+    catalog: shopCatalog,
     config: loadConfig(env),
     logger: pino({ enabled: false }),
     groupId: 'g',

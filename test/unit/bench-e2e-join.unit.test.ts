@@ -7,7 +7,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { WriteBatch } from '../../consumers/offset-fence.js';
 import type { AppliedRecord, Projection } from '../../consumers/runtime/types.js';
 import { PartitionKeys } from '../../lib/redis-keys.js';
-import { createEvent } from '../../schemas/catalog.js';
+import { createEvent } from '../helpers/shop.js';
 import { ApplyJoin } from '../../bench/e2e-join.js';
 import { reportingApplies, type AppliedSlice } from '../../bench/e2e-worker.js';
 

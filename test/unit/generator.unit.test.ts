@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { eventCatalog } from '../../schemas/catalog.js';
+import { eventCatalog } from '../helpers/shop.js';
 import { generateEvents, prng, zipfSampler, type GeneratedEvent } from '../../producers/generator.js';
 
 const take = (seed: number, n: number, extra = {}): GeneratedEvent[] => [

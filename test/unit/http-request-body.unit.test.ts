@@ -7,6 +7,7 @@ import {
   parseNdjson,
   parseOccurredAt,
 } from '../../producers/http/request-body.js';
+import { shopCatalog } from '../helpers/shop.js';
 
 const NOW = Date.UTC(2026, 2, 1, 12, 0, 0);
 const SKEW_MS = 300_000;
@@ -20,7 +21,7 @@ function errorsOf(result: ReturnType<typeof parseEnvelope>) {
 
 describe('parseEnvelope', () => {
   it('fills eventId and occurredAt, and keeps what is given', () => {
-    const r = parseEnvelope({ type: 'UserCreated', data: user }, '', CLOCK);
+    const r = parseEnvelope(shopCatalog, { type: 'UserCreated', data: user }, '', CLOCK);
     expect(r.ok).toBe(true);
     if (!r.ok) return;
     expect(r.value.type).toBe('UserCreated');
@@ -29,6 +30,7 @@ describe('parseEnvelope', () => {
 
     const id = '6f1c1d38-54a5-4d8e-a8e8-5b0c4f7f8a11';
     const given = parseEnvelope(
+      shopCatalog,
       { type: 'UserCreated', data: { ...user, eventId: id, occurredAt: 42 } },
       '',
       CLOCK,
@@ -38,6 +40,7 @@ describe('parseEnvelope', () => {
 
   it('accepts occurredAt as an ISO-8601 date-time with a zone', () => {
     const r = parseEnvelope(
+      shopCatalog,
       { type: 'UserCreated', data: { ...user, occurredAt: '2026-03-01T13:00:00.250+01:00' } },
       '',
       CLOCK,
@@ -48,6 +51,7 @@ describe('parseEnvelope', () => {
   it('names every bad field with its path, using the Avro schema rules', () => {
     const errors = errorsOf(
       parseEnvelope(
+        shopCatalog,
         { type: 'UserCreated', data: { ...user, email: 5, plan: 'GOLD', extra: true, name: undefined } },
         '',
         CLOCK,
@@ -71,31 +75,32 @@ describe('parseEnvelope', () => {
       totalAmount: 150,
       currency: 'EUR',
     };
-    const errors = errorsOf(parseEnvelope({ type: 'OrderPlaced', data: order }, '[3]', CLOCK));
+    const errors = errorsOf(parseEnvelope(shopCatalog, { type: 'OrderPlaced', data: order }, '[3]', CLOCK));
     expect(errors).toEqual([
       { path: '[3].data.items[0].quantity', message: 'expected an int (32-bit integer), got number 1.5' },
     ]);
   });
 
   it('reports envelope problems: unknown type, missing data, extra keys', () => {
-    const unknown = errorsOf(parseEnvelope({ type: 'UserExploded', data: {} }, '', CLOCK));
+    const unknown = errorsOf(parseEnvelope(shopCatalog, { type: 'UserExploded', data: {} }, '', CLOCK));
     expect(unknown).toEqual([
       { path: 'type', message: expect.stringMatching(/^unknown event type "UserExploded"/) },
     ]);
     expect(onlyUnknownType(unknown)).toBe(true);
 
-    const bad = errorsOf(parseEnvelope({ type: 7, extra: 1 }, '', CLOCK));
+    const bad = errorsOf(parseEnvelope(shopCatalog, { type: 7, extra: 1 }, '', CLOCK));
     expect(bad.map((e) => e.path).sort()).toEqual(['data', 'extra', 'type']);
     expect(onlyUnknownType(bad)).toBe(false);
-    expect(errorsOf(parseEnvelope([1, 2], '[0]', CLOCK))).toEqual([
+    expect(errorsOf(parseEnvelope(shopCatalog, [1, 2], '[0]', CLOCK))).toEqual([
       { path: '[0]', message: expect.any(String) },
     ]);
-    expect(errorsOf(parseEnvelope(null, '', CLOCK))[0]!.path).toBe('');
+    expect(errorsOf(parseEnvelope(shopCatalog, null, '', CLOCK))[0]!.path).toBe('');
   });
 
   it('refuses bad eventIds and occurredAt values', () => {
     const errors = errorsOf(
       parseEnvelope(
+        shopCatalog,
         { type: 'UserCreated', data: { ...user, eventId: 'not-a-uuid', occurredAt: '2026-02-30T00:00:00Z' } },
         '',
         CLOCK,
@@ -103,7 +108,7 @@ describe('parseEnvelope', () => {
     );
     expect(errors.map((e) => e.path)).toEqual(['data.eventId', 'data.occurredAt']);
     const fractional = errorsOf(
-      parseEnvelope({ type: 'UserCreated', data: { ...user, occurredAt: 1.5 } }, '', CLOCK),
+      parseEnvelope(shopCatalog, { type: 'UserCreated', data: { ...user, occurredAt: 1.5 } }, '', CLOCK),
     );
     expect(fractional).toEqual([
       { path: 'data.occurredAt', message: 'expected a long (integer), got number 1.5' },
@@ -113,7 +118,7 @@ describe('parseEnvelope', () => {
   it('refuses an occurredAt further ahead of the clock than the allowed skew, naming the field', () => {
     // Exactly at the bound is accepted, one millisecond past it is not; the past is never refused.
     const at = (occurredAt: unknown, prefix = '') =>
-      parseEnvelope({ type: 'UserCreated', data: { ...user, occurredAt } }, prefix, CLOCK);
+      parseEnvelope(shopCatalog, { type: 'UserCreated', data: { ...user, occurredAt } }, prefix, CLOCK);
     expect(at(NOW + SKEW_MS).ok).toBe(true);
     expect(at(new Date(NOW + SKEW_MS).toISOString()).ok).toBe(true);
     expect(at(NOW - 365 * 24 * 3600 * 1000).ok).toBe(true);
@@ -127,6 +132,7 @@ describe('parseEnvelope', () => {
     const yearAhead = new Date(NOW + 365 * 24 * 3600 * 1000).toISOString();
     const errors = errorsOf(
       parseEnvelope(
+        shopCatalog,
         { type: 'UserCreated', data: { ...user, email: 5, occurredAt: yearAhead } },
         '[2]',
         CLOCK,
@@ -137,18 +143,26 @@ describe('parseEnvelope', () => {
       `got one ${365 * 24 * 3600 * 1000} ms ahead`,
     );
     // A resource body (no data. prefix); the bound follows the configured skew.
-    const tight = completeEvent('UserDeleted', { userId: 'u-1', reason: 'OTHER', occurredAt: NOW + 2 }, '', {
-      now: NOW,
-      maxClockSkewMs: 1,
-    });
+    const tight = completeEvent(
+      shopCatalog,
+      'UserDeleted',
+      { userId: 'u-1', reason: 'OTHER', occurredAt: NOW + 2 },
+      '',
+      {
+        now: NOW,
+        maxClockSkewMs: 1,
+      },
+    );
     expect(tight).toEqual({ ok: false, errors: [{ path: 'occurredAt', message: expect.any(String) }] });
   });
 
   it('refuses an empty partition key', () => {
-    const errors = errorsOf(parseEnvelope({ type: 'UserCreated', data: { ...user, userId: '' } }, '', CLOCK));
+    const errors = errorsOf(
+      parseEnvelope(shopCatalog, { type: 'UserCreated', data: { ...user, userId: '' } }, '', CLOCK),
+    );
     expect(errors).toEqual([{ path: 'data.userId', message: expect.stringContaining('partition key') }]);
     const view = { sessionId: '', url: 'https://x/', path: '/' };
-    const viewErrors = errorsOf(parseEnvelope({ type: 'PageViewed', data: view }, '', CLOCK));
+    const viewErrors = errorsOf(parseEnvelope(shopCatalog, { type: 'PageViewed', data: view }, '', CLOCK));
     expect(viewErrors).toEqual([
       { path: 'data.sessionId', message: expect.stringContaining('userId, sessionId') },
     ]);
@@ -157,7 +171,7 @@ describe('parseEnvelope', () => {
 
 describe('completeEvent on a resource body', () => {
   it('reports paths without the data prefix', () => {
-    const r = completeEvent('UserUpdated', { userId: 'u-1', email: 3 }, '', CLOCK);
+    const r = completeEvent(shopCatalog, 'UserUpdated', { userId: 'u-1', email: 3 }, '', CLOCK);
     expect(r).toEqual({
       ok: false,
       errors: [{ path: 'email', message: expect.stringContaining('got number 3') }],

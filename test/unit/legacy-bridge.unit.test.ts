@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { legacyUserId, upcastLegacyUserCreated } from '../../producers/legacy-bridge.js';
+import { shopCatalog } from '../helpers/shop.js';
 
 const at = { topic: 'user-created', partition: 2, offset: '41', timestamp: 1_767_225_600_000 };
 const json = (o: unknown) => Buffer.from(JSON.stringify(o));
 
 describe('legacy UserCreated upcast', () => {
   it('turns the old { name, email } JSON into a typed UserCreated', () => {
-    const r = upcastLegacyUserCreated(json({ name: 'Ada', email: 'ada@example.com' }), at);
+    const r = upcastLegacyUserCreated(shopCatalog, json({ name: 'Ada', email: 'ada@example.com' }), at);
     expect(r.ok).toBe(true);
     if (!r.ok) return;
     expect(r.event.type).toBe('UserCreated');
@@ -21,9 +22,9 @@ describe('legacy UserCreated upcast', () => {
   });
 
   it('gives the same ids on replay and different event ids for different records', () => {
-    const a = upcastLegacyUserCreated(json({ name: 'Ada', email: 'ada@example.com' }), at);
-    const b = upcastLegacyUserCreated(json({ name: 'Ada', email: 'ada@example.com' }), at);
-    const c = upcastLegacyUserCreated(json({ name: 'Ada', email: 'ada@example.com' }), {
+    const a = upcastLegacyUserCreated(shopCatalog, json({ name: 'Ada', email: 'ada@example.com' }), at);
+    const b = upcastLegacyUserCreated(shopCatalog, json({ name: 'Ada', email: 'ada@example.com' }), at);
+    const c = upcastLegacyUserCreated(shopCatalog, json({ name: 'Ada', email: 'ada@example.com' }), {
       ...at,
       offset: '42',
     });
@@ -43,6 +44,7 @@ describe('legacy UserCreated upcast', () => {
 
   it('keeps a known plan and country when the old record has them', () => {
     const r = upcastLegacyUserCreated(
+      shopCatalog,
       json({ name: 'Bo', email: 'bo@example.com', plan: 'pro', country: 'se' }),
       at,
     );
@@ -57,7 +59,7 @@ describe('legacy UserCreated upcast', () => {
     [json({ email: 'x@example.com', name: '  ' }), 'MISSING_FIELDS'],
     [json({ name: 'Ada', email: 'not-an-email' }), 'INVALID_FIELDS'],
   ])('rejects %s as %s', (value, code) => {
-    const r = upcastLegacyUserCreated(value, at);
+    const r = upcastLegacyUserCreated(shopCatalog, value, at);
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.code).toBe(code);
   });

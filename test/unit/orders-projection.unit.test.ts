@@ -8,7 +8,12 @@ import { WriteBatch } from '../../consumers/offset-fence.js';
 import { orderEventIssues, orderKeys, ordersProjection } from '../../consumers/projections/orders.js';
 import { ErrorCodes, isUnrecoverable } from '../../lib/errors.js';
 import { PartitionKeys } from '../../lib/redis-keys.js';
-import { createEvent, type EventInput, type EventType, type TributaryEvent } from '../../schemas/catalog.js';
+import {
+  createEvent,
+  type ShopEventInput as EventInput,
+  type EventType,
+  type TributaryEvent,
+} from '../helpers/shop.js';
 import { orderEdgeCases } from '../helpers/orders-oracle.js';
 
 const k = new PartitionKeys('t:', 'orders.v1', 'orders', 1);

@@ -6,7 +6,13 @@ import type { EngineProducer, OutgoingRecord } from '../../lib/engine.js';
 import { ErrorCodes } from '../../lib/errors.js';
 import { initLogger } from '../../lib/logger.js';
 import { EVENT_ID_HEADER, Publisher } from '../../producers/publisher.js';
-import { EVENT_TYPE_HEADER, createEvent, eventCatalog, type TributaryEvent } from '../../schemas/catalog.js';
+import {
+  shopCatalog,
+  EVENT_TYPE_HEADER,
+  createEvent,
+  eventCatalog,
+  type TributaryEvent,
+} from '../helpers/shop.js';
 import { EventCodec, type CodecRegistry } from '../../schemas/codec.js';
 
 const logger = initLogger({ level: 'silent' });
@@ -39,9 +45,17 @@ function fakeProducer(): EngineProducer & { sent: { topic: string; records: Outg
 
 async function publisher(env: Record<string, string> = {}) {
   const config = loadConfig({ TRIBUTARY_TOPIC_PREFIX: 'unit.', ...env });
-  const codec = new EventCodec({ registry: memoryRegistry(), topicPrefix: config.topics.prefix });
+  const codec = new EventCodec({
+    catalog: shopCatalog,
+    registry: memoryRegistry(),
+    topicPrefix: config.topics.prefix,
+  });
   const producer = fakeProducer();
-  return { publisher: await Publisher.create(config, logger, { codec, producer }), producer, codec };
+  return {
+    publisher: await Publisher.create(shopCatalog, config, logger, { codec, producer }),
+    producer,
+    codec,
+  };
 }
 
 const view = (userId: string | null, sessionId: string): TributaryEvent =>

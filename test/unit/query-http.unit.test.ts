@@ -11,6 +11,7 @@ import { initLogger } from '../../lib/logger.js';
 import { encodeCursor } from '../../lib/read-models/cursor.js';
 import { fixedPartitionCounts, openReadModelSource } from '../../lib/read-models/source.js';
 import { buildQueryServer } from '../../query/server.js';
+import { shopCatalog } from '../helpers/shop.js';
 
 const READER = 'reader-key-0123456789abcdef';
 const WRITER = 'writer-key-0123456789abcdef';
@@ -31,7 +32,7 @@ async function setup(env: Record<string, string> = {}) {
     ...env,
   });
   const source = openReadModelSource(config, logger, { partitions: fixedPartitionCounts(3) });
-  const server = await buildQueryServer({ config, logger, source });
+  const server = await buildQueryServer({ catalog: shopCatalog, config, logger, source });
   closers.push(async () => {
     await server.app.close();
     await source.close();

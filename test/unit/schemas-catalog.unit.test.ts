@@ -14,10 +14,10 @@ import {
   isEventType,
   subjectOf,
   topicOf,
-} from '../../schemas/catalog.js';
-import type { TributaryEvent } from '../../schemas/catalog.js';
+} from '../helpers/shop.js';
+import type { TributaryEvent } from '../helpers/shop.js';
 
-const schemaDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../schemas');
+const schemaDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../examples/shop/schemas');
 const avscFiles = readdirSync(schemaDir).filter((f) => f.endsWith('.avsc'));
 
 // The expected catalog, written out by hand from DESIGN.md §3.
@@ -138,12 +138,12 @@ describe('event catalog', () => {
     expect(blank.data.occurredAt).toBe(7);
   });
 
-  it('finds the .avsc directory from the build output too (dist/schemas/*.js)', () => {
-    const root = path.resolve(schemaDir, '..');
-    const fromDist = `file://${path.join(root, 'dist', 'schemas', 'catalog.js')}`;
-    expect(findSchemaDir(fromDist)).toBe(schemaDir);
-    expect(findSchemaDir(`file://${path.join(schemaDir, 'catalog.ts')}`)).toBe(schemaDir);
-    expect(() => findSchemaDir('file:///nonexistent/x/y.js')).toThrow(
+  it('finds the engine’s own .avsc files from the build output too (dist/schemas/*.js)', () => {
+    const engineSchemas = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../schemas');
+    const probe = path.join('analytics', 'analytics-window.avsc');
+    const fromDist = `file://${path.join(engineSchemas, '..', 'dist', 'schemas', 'analytics-window.js')}`;
+    expect(findSchemaDir(fromDist, probe)).toBe(engineSchemas);
+    expect(() => findSchemaDir('file:///nonexistent/x/y.js', probe)).toThrow(
       expect.objectContaining({ code: ErrorCodes.SCHEMA_INVALID }),
     );
   });

@@ -4,8 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCodes, UnrecoverableError, isUnrecoverable } from '../../lib/errors.js';
 import { parseSchema } from '../../schemas/avro-schema.js';
 import type { AvroRecordSchema } from '../../schemas/avro-schema.js';
-import { EVENT_TYPES, eventCatalog } from '../../schemas/catalog.js';
-import type { TributaryEvent } from '../../schemas/catalog.js';
+import { shopCatalog, EVENT_TYPES, eventCatalog } from '../helpers/shop.js';
+import type { TributaryEvent } from '../helpers/shop.js';
 import { EventCodec } from '../../schemas/codec.js';
 import type { CodecRegistry } from '../../schemas/codec.js';
 import type { SchemaSource } from '../../schemas/registry.js';
@@ -149,7 +149,7 @@ function thrown(fn: () => unknown): { code?: string; message: string } {
 describe('EventCodec', () => {
   it('registers every event under its TopicRecordNameStrategy subject, once', async () => {
     const registry = new MemoryRegistry();
-    const codec = new EventCodec({ registry, topicPrefix: 'dev.' });
+    const codec = new EventCodec({ catalog: shopCatalog, registry, topicPrefix: 'dev.' });
     await codec.prepare();
     await codec.prepare();
     expect(registry.registered.map((r) => r.subject).sort()).toEqual(
@@ -159,7 +159,7 @@ describe('EventCodec', () => {
 
   it('round-trips every event type through the wire format', async () => {
     const registry = new MemoryRegistry();
-    const codec = new EventCodec({ registry });
+    const codec = new EventCodec({ catalog: shopCatalog, registry });
     await codec.prepare();
     expect(samples.map((s) => s.type).sort()).toEqual([...EVENT_TYPES].sort());
     for (const event of samples) {
@@ -172,13 +172,13 @@ describe('EventCodec', () => {
 
   it('encodes and decodes without I/O once caches are warm', async () => {
     const registry = new MemoryRegistry();
-    const producer = new EventCodec({ registry });
+    const producer = new EventCodec({ catalog: shopCatalog, registry });
     const first = samples[0] as TributaryEvent;
     expect(thrown(() => producer.encodeSync(first)).code).toBe(ErrorCodes.SCHEMA_NOT_CACHED);
     const value = await producer.encode(first); // registers on first use
 
     registry.forgetLoaded(); // from here on, as a consumer process that never saw this id
-    const consumer = new EventCodec({ registry });
+    const consumer = new EventCodec({ catalog: shopCatalog, registry });
     expect(thrown(() => consumer.decodeSync(value)).code).toBe(ErrorCodes.SCHEMA_NOT_CACHED);
     await consumer.loadWriters([value, value, null, Buffer.from('junk')]);
     expect(registry.fetches).toBe(1);
@@ -189,7 +189,7 @@ describe('EventCodec', () => {
 
   it('validates before encoding and registers nothing for an invalid event', async () => {
     const registry = new MemoryRegistry();
-    const codec = new EventCodec({ registry });
+    const codec = new EventCodec({ catalog: shopCatalog, registry });
     const bad = { type: 'UserDeleted', data: { eventId: 'e', occurredAt: 1, userId: 'u', reason: 'BORED' } };
     await expect(codec.encode(bad as unknown as TributaryEvent)).rejects.toMatchObject({
       code: ErrorCodes.EVENT_INVALID,
@@ -208,8 +208,8 @@ describe('EventCodec', () => {
         { name: 'installments', type: 'int', default: 1, doc: 'Number of instalments.' },
       ],
     };
-    const oldCodec = new EventCodec({ registry });
-    const newCodec = new EventCodec({ registry, schemas: { OrderPaid: v2Schema } });
+    const oldCodec = new EventCodec({ catalog: shopCatalog, registry });
+    const newCodec = new EventCodec({ catalog: shopCatalog, registry, schemas: { OrderPaid: v2Schema } });
     const paid = samples.find((s) => s.type === 'OrderPaid') as TributaryEvent;
     const oldBytes = await oldCodec.encode(paid);
     const newBytes = await newCodec.encode({
@@ -227,7 +227,7 @@ describe('EventCodec', () => {
 
   it('sends undecodable values to the dead-letter path with unrecoverable errors', async () => {
     const registry = new MemoryRegistry();
-    const codec = new EventCodec({ registry });
+    const codec = new EventCodec({ catalog: shopCatalog, registry });
     const value = await codec.encode(samples[2] as TributaryEvent);
 
     const unknownId = Buffer.from(value);
@@ -257,13 +257,13 @@ describe('EventCodec', () => {
 
   it('refuses a writer schema the reader cannot resolve', async () => {
     const registry = new MemoryRegistry();
-    const reader = new EventCodec({ registry });
+    const reader = new EventCodec({ catalog: shopCatalog, registry });
     const v1 = eventCatalog.UserDeleted.schema;
     const renamedField: AvroRecordSchema = {
       ...v1,
       fields: v1.fields.map((f) => (f.name === 'userId' ? { ...f, name: 'accountId' } : f)),
     };
-    const writer = new EventCodec({ registry, schemas: { UserDeleted: renamedField } });
+    const writer = new EventCodec({ catalog: shopCatalog, registry, schemas: { UserDeleted: renamedField } });
     const value = await writer.encode({
       type: 'UserDeleted',
       data: { eventId: 'e', occurredAt: 1, accountId: 'a1', reason: 'OTHER' },
@@ -276,11 +276,11 @@ describe('EventCodec', () => {
 
   it('looks ids up instead of registering when told to', async () => {
     const registry = new MemoryRegistry();
-    const lookupOnly = new EventCodec({ registry, schemaIds: 'lookup' });
+    const lookupOnly = new EventCodec({ catalog: shopCatalog, registry, schemaIds: 'lookup' });
     await expect(lookupOnly.prepare(['UserCreated'])).rejects.toMatchObject({
       code: ErrorCodes.SCHEMA_NOT_FOUND,
     });
-    await new EventCodec({ registry }).prepare(['UserCreated']);
+    await new EventCodec({ catalog: shopCatalog, registry }).prepare(['UserCreated']);
     await lookupOnly.prepare(['UserCreated']);
     expect(lookupOnly.schemaId('UserCreated')).toBe(1000);
   });
@@ -288,8 +288,14 @@ describe('EventCodec', () => {
   it('refuses a schema override for another record', () => {
     const registry = new MemoryRegistry();
     expect(
-      thrown(() => new EventCodec({ registry, schemas: { UserCreated: eventCatalog.UserDeleted.schema } }))
-        .code,
+      thrown(
+        () =>
+          new EventCodec({
+            catalog: shopCatalog,
+            registry,
+            schemas: { UserCreated: eventCatalog.UserDeleted.schema },
+          }),
+      ).code,
     ).toBe(ErrorCodes.SCHEMA_INVALID);
     expect(parseSchema(eventCatalog.UserCreated.schema).equals(eventCatalog.UserCreated.avroType)).toBe(true);
   });

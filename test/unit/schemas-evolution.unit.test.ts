@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseSchema } from '../../schemas/avro-schema.js';
 import type { AvroComplexSchema, AvroRecordSchema } from '../../schemas/avro-schema.js';
-import { eventCatalog } from '../../schemas/catalog.js';
+import { eventCatalog } from '../helpers/shop.js';
 
 const v1Schema = eventCatalog.PageViewed.schema;
 const v2Schema: AvroRecordSchema = {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes, isUnrecoverable } from '../../lib/errors.js';
-import { eventCatalog } from '../../schemas/catalog.js';
-import type { TributaryEvent } from '../../schemas/catalog.js';
+import { shopCatalog, eventCatalog } from '../helpers/shop.js';
+import type { TributaryEvent } from '../helpers/shop.js';
 import { findIssues, validateEvent } from '../../schemas/validate.js';
 
 const placed = {
@@ -20,7 +20,7 @@ const placed = {
 /** The error `validateEvent` throws for `event` (as `unknown`: tests feed it what the types forbid). */
 function errorFor(event: unknown): { code: string; message: string } {
   try {
-    validateEvent(event as TributaryEvent);
+    validateEvent(shopCatalog, event as TributaryEvent);
   } catch (err) {
     expect(isUnrecoverable(err)).toBe(true);
     return err as { code: string; message: string };
@@ -30,7 +30,7 @@ function errorFor(event: unknown): { code: string; message: string } {
 
 describe('event validation', () => {
   it('accepts a valid event', () => {
-    expect(() => validateEvent({ type: 'OrderPlaced', data: placed })).not.toThrow();
+    expect(() => validateEvent(shopCatalog, { type: 'OrderPlaced', data: placed })).not.toThrow();
     expect(findIssues(eventCatalog.OrderPlaced.avroType, placed)).toEqual([]);
   });
 

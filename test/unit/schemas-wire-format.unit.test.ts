@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes, isUnrecoverable } from '../../lib/errors.js';
-import { EVENT_TYPES, eventCatalog } from '../../schemas/catalog.js';
+import { EVENT_TYPES, eventCatalog } from '../helpers/shop.js';
 import {
   FrameWriter,
   HEADER_LENGTH,

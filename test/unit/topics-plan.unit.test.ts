@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../lib/config.js';
 import { desiredTopics, dlqTopic, planTopics, type ExistingTopic } from '../../infra/topics.js';
+import { shopCatalog } from '../helpers/shop.js';
 
 const config = loadConfig({ TRIBUTARY_TOPIC_PREFIX: 'p.', TRIBUTARY_TOPIC_PARTITIONS: '3' }, '/srv');
 
 describe('desiredTopics', () => {
   it('lists each aggregate topic, its dead-letter topic, late events and analytics output', () => {
-    const names = desiredTopics(config).map((t) => t.name);
+    const names = desiredTopics(config, shopCatalog).map((t) => t.name);
     expect(names.sort()).toEqual(
       [
         'p.users',
@@ -22,14 +23,14 @@ describe('desiredTopics', () => {
       ].sort(),
     );
     expect(dlqTopic('p.users')).toBe('p.users.dlq');
-    const users = desiredTopics(config).find((t) => t.name === 'p.users')!;
+    const users = desiredTopics(config, shopCatalog).find((t) => t.name === 'p.users')!;
     expect(users.partitions).toBe(3);
     expect(users.configs['retention.ms']).toBe(String(7 * 24 * 3600 * 1000));
   });
 });
 
 describe('planTopics', () => {
-  const desired = desiredTopics(config);
+  const desired = desiredTopics(config, shopCatalog);
   const asExisting = (over: Partial<Record<string, Partial<ExistingTopic>>> = {}) =>
     new Map(
       desired.map((d) => [d.name, { partitions: d.partitions, configs: { ...d.configs }, ...over[d.name] }]),

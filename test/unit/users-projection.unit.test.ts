@@ -9,12 +9,12 @@ import { usersProjection } from '../../consumers/projections/users.js';
 import type { AppliedRecord } from '../../consumers/runtime/types.js';
 import { ErrorCodes, isUnrecoverable } from '../../lib/errors.js';
 import { PartitionKeys } from '../../lib/redis-keys.js';
-import { createEvent, type TributaryEvent } from '../../schemas/catalog.js';
+import { createEvent, type TributaryEvent } from '../helpers/shop.js';
 
 const keys = new PartitionKeys('t:', 'users.v1', 'users', 0);
 const T0 = Date.UTC(2026, 0, 1);
 
-function record(event: TributaryEvent): AppliedRecord {
+function record(event: TributaryEvent): AppliedRecord<TributaryEvent> {
   return { event, topic: 'users', partition: 0, offset: '7', timestamp: T0 };
 }
 

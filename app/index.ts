@@ -1,0 +1,35 @@
+/**
+ * Tributary's public API, the package's `.` export: what an app is written with and what a
+ * program that publishes events or loads an app needs. Everything else is the engine's own.
+ */
+export { defineApp, defineProjection, defineTopic } from './define.js';
+export type { AppDefinition } from './define.js';
+export { resolveApp } from './app.js';
+export type { App } from './app.js';
+export { CONFIG_FILES, findAppFile, loadApp } from './load-app.js';
+export type { LoadAppOptions } from './load-app.js';
+export { EVENT_TYPE_HEADER, EventCatalog, createEvent, topicName } from '../schemas/catalog.js';
+export type {
+  AppEvent,
+  EventDefinition,
+  EventEnvelope,
+  EventInput,
+  TopicDeclaration,
+  TopicDefinition,
+} from '../schemas/catalog.js';
+export type { WriteBatch } from '../consumers/offset-fence.js';
+export type { PartitionKeys } from '../lib/redis-keys.js';
+export type { AppliedRecord, Projection, ProjectionSetup } from '../consumers/runtime/types.js';
+export {
+  ErrorCodes,
+  TributaryError,
+  UnrecoverableError,
+  isTributaryError,
+  isUnrecoverable,
+} from '../lib/errors.js';
+export type { ErrorCode } from '../lib/errors.js';
+export { Publisher } from '../producers/publisher.js';
+export type { EventGenerator, GeneratorOptions } from '../producers/event-generator.js';
+export type { PublishResult, PublisherOptions } from '../producers/publisher.js';
+export { loadConfig } from '../lib/config.js';
+export type { TributaryConfig } from '../lib/config.js';
