@@ -33,3 +33,23 @@ export type { EventGenerator, GeneratorOptions } from '../producers/event-genera
 export type { PublishResult, PublisherOptions } from '../producers/publisher.js';
 export { loadConfig } from '../lib/config.js';
 export type { TributaryConfig } from '../lib/config.js';
+export { defineReader, pageParams } from '../lib/read-models/reader.js';
+export type { ReadableModel, Reader, ReaderContext } from '../lib/read-models/reader.js';
+export { ReadModelError, ReadModelErrorCodes, isReadModelError } from '../lib/read-models/errors.js';
+export type { ReadModelErrorCode } from '../lib/read-models/errors.js';
+export {
+  MAX_CURSOR_LENGTH,
+  cursorInt,
+  cursorString,
+  decodeCursor,
+  encodeCursor,
+  invalidCursor,
+} from '../lib/read-models/cursor.js';
+export type { CursorPart } from '../lib/read-models/cursor.js';
+export type { JsonSchema } from '../lib/http/openapi.js';
+export { prng, zipfSampler } from '../producers/random.js';
+/**
+ * The shop example's hand-written analytics group (windows of its users, orders and page views).
+ * It goes once analytics are declared in the app definition.
+ */
+export { analyticsProjection } from '../consumers/analytics/analytics-projection.js';

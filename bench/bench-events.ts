@@ -5,7 +5,8 @@
  * finds as little to squeeze as in the Java tool's random payloads.
  */
 import { randomUUID } from 'node:crypto';
-import { generateEvents, prng } from '../producers/generator.js';
+import type { EventGenerator } from '../producers/event-generator.js';
+import { prng } from '../producers/random.js';
 import type { EventCatalog } from '../schemas/catalog.js';
 import type { AnyEvent as TributaryEvent, EventType } from '../examples/shop/generated/events.js';
 
@@ -142,11 +143,12 @@ export function userEventFactory(catalog: EventCatalog, size: number, users: num
  */
 export function mixedEventFactory(
   catalog: EventCatalog,
+  generator: EventGenerator,
   size: number,
   types: ReadonlySet<EventType>,
   seed = 42,
 ): EventFactory {
-  const stream = generateEvents({ seed, users: 10_000, outOfOrderFraction: 0, lateFraction: 0 });
+  const stream = generator({ seed, users: 10_000, outOfOrderFraction: 0, lateFraction: 0 });
   const views = pageViewFactory(catalog, 0);
   const samples = Array.from({ length: 256 }, () => views(Date.now()));
   const pad = paddings(padLength(catalog, samples, 'userAgent', size), 256, seed);
@@ -156,7 +158,7 @@ export function mixedEventFactory(
       const next = stream.next();
       if (next.done) throw new Error('the generator ended');
       const { event } = next.value;
-      if (!types.has(event.type)) continue;
+      if (!types.has(event.type as EventType)) continue;
       const data = { ...event.data, occurredAt: intendedMs } as Record<string, unknown>;
       if (event.type === 'PageViewed') data.userAgent = `${String(data.userAgent)}${pad[n++ & 255]!}`;
       return { type: event.type, data } as unknown as TributaryEvent;

@@ -9,7 +9,6 @@
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { ConsumerRuntime } from '../consumers/runtime/consumer-runtime.js';
-import { usersProjection } from '../consumers/projections/users.js';
 import { createMetricsRegistry } from '../lib/metrics.js';
 import { ProjectionKeys, progressKey } from '../lib/redis-keys.js';
 import { userEventFactory } from './bench-events.js';
@@ -106,7 +105,7 @@ export async function runConsume(ctx: BenchContext): Promise<ScenarioResult> {
           const event = factory(0);
           if (i % every === 0) sample.push(event);
         }
-        const ceiling = await redisCeiling(scope.config, commandMix(usersProjection, sample), {
+        const ceiling = await redisCeiling(scope.config, commandMix(app.projections.get('users')!, sample), {
           requests: options.redisRequests,
         });
         references.push(ceiling);
@@ -130,6 +129,8 @@ async function consumeOnce(
   bytes: number,
 ): Promise<RunResult> {
   const { options, logger } = ctx;
+  const usersProjection = (await benchApp()).projections.get('users');
+  if (!usersProjection) throw new Error('the consume bench runs the shop example’s users projection');
   const topic = scope.topic('users');
   const keys = new ProjectionKeys(scope.config.redis.keyPrefix, usersProjection.name);
   const progress = Array.from({ length: options.partitions }, (_, p) =>

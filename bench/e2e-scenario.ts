@@ -81,6 +81,8 @@ export async function runE2e(ctx: BenchContext): Promise<ScenarioResult> {
   const prefix = scope.config.topics.prefix;
   const topics = new Set(groups.flatMap((g) => g.topics as readonly string[]));
   const { catalog } = app;
+  const generator = app.generator;
+  if (!generator) throw new Error(`the app ${app.name} declares no generator: the e2e bench needs one`);
   const types = new Set(catalog.types.filter((t) => topics.has(catalog.get(t).topic)) as EventType[]);
   const readers = new Map(
     [...topics].map((t) => [topicName(t, prefix), groups.filter((g) => g.topics.includes(t)).length]),
@@ -142,7 +144,7 @@ export async function runE2e(ctx: BenchContext): Promise<ScenarioResult> {
     const failed = () => workers.find((w) => w.failure !== undefined)?.failure;
     const lagging = () => workers.some((w) => expected(w) - w.consumed > MAX_LAG);
     // A sample past the stream's start, where sign-ups of the 10,000 users dominate.
-    const sampler = mixedEventFactory(catalog, options.size, types, 43);
+    const sampler = mixedEventFactory(catalog, generator, options.size, types, 43);
     const sample = Array.from({ length: 40_000 }, () => sampler(Date.now())).slice(20_000);
     const bytes = Math.round(sample.slice(0, 2000).reduce((n, e) => n + encodedSize(catalog, e), 0) / 2000);
     const total = options.warmupSeconds + options.durationSeconds;
@@ -154,7 +156,7 @@ export async function runE2e(ctx: BenchContext): Promise<ScenarioResult> {
       rate: options.rate,
       warmupMs: options.warmupSeconds * 1000,
       durationMs: options.durationSeconds * 1000,
-      next: mixedEventFactory(catalog, options.size, types),
+      next: mixedEventFactory(catalog, generator, options.size, types),
       publish: (batch) => p.publishBatch(batch),
       acks,
       onSend: (event, intended) => {

@@ -13,8 +13,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { TributaryConfig } from '../lib/config.js';
 import { initLogger, type Logger } from '../lib/logger.js';
-import { generateEvents } from '../producers/generator.js';
-import type { EventCatalog } from '../schemas/catalog.js';
+import type { App } from '../app/app.js';
 import { benchApp } from './bench-app.js';
 import { Publisher } from '../producers/publisher.js';
 import { userEventFactory, type EventFactory } from './bench-events.js';
@@ -31,9 +30,11 @@ export interface PrefillRequest {
   readonly stream?: 'users' | 'generated';
 }
 
-function eventsOf(catalog: EventCatalog, request: PrefillRequest): EventFactory {
+function eventsOf(app: App, request: PrefillRequest): EventFactory {
+  const { catalog } = app;
   if (request.stream !== 'generated') return userEventFactory(catalog, request.size, request.users);
-  const stream = generateEvents({
+  if (!app.generator) throw new Error(`the app ${app.name} declares no generator`);
+  const stream = app.generator({
     seed: 7,
     users: request.users,
     startTime: Date.UTC(2026, 0, 1),
@@ -47,8 +48,8 @@ type PrefillReply =
 
 /** Publishes `events` events at full speed and waits until all are acknowledged. */
 export async function prefill(request: PrefillRequest, logger: Logger): Promise<number> {
-  const { catalog } = await benchApp();
-  const publisher = await Publisher.create(catalog, request.config, logger);
+  const app = await benchApp();
+  const publisher = await Publisher.create(app.catalog, request.config, logger);
   const bar = phaseProgress(request.progress, 'pre-fill', request.events, 'events');
   const meter = new RateMeter();
   try {
@@ -57,7 +58,7 @@ export async function prefill(request: PrefillRequest, logger: Logger): Promise<
       warmupMs: 0,
       durationMs: 3_600_000,
       limit: request.events,
-      next: eventsOf(catalog, request),
+      next: eventsOf(app, request),
       publish: (events) => publisher.publishBatch(events),
       maxInFlight: 50_000,
       onTick: (s) => bar.update(s.acked, meter.rate(s.acked)),

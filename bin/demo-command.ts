@@ -38,7 +38,12 @@ export function registerDemoCommand(program: Command, ctx: CliContext): void {
       printStatus(rows);
 
       const ingest = await startIngestService({ catalog: app.catalog, config, logger });
-      const query = await startQueryService({ catalog: app.catalog, config, logger });
+      const query = await startQueryService({
+        catalog: app.catalog,
+        models: [...app.projections.values()],
+        config,
+        logger,
+      });
       const registry = createMetricsRegistry({ service: 'consumer' });
       const live = await startLive(
         app.catalog,
@@ -64,7 +69,10 @@ export function registerDemoCommand(program: Command, ctx: CliContext): void {
         console.log(
           `Consumer metrics: http://${config.consumer.httpHost}:${config.consumer.httpPort}/metrics`,
         );
-      console.log(`Query API: ${query.url} (GET /users, /users/:id/orders, /analytics/*, /stream)`);
+      const readers = [...app.projections.values()].flatMap((p) =>
+        Object.keys(p.readers ?? {}).map((r) => `/models/${p.name}/${r}`),
+      );
+      console.log(`Query API: ${query.url} (GET ${[...readers, '/analytics/*', '/stream'].join(', ')})`);
       const key = ingest.auth.devKey ? `#key=${ingest.auth.devKey.key}` : '';
       console.log(`\nDashboard: ${query.url}/dashboard${key}\n`);
 

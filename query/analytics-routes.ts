@@ -4,7 +4,7 @@ import type { ReadModelSource } from '../lib/read-models/source.js';
 import { METRICS, checkAnalyticsQuery, querySchema, readMetric, responseSchema } from './analytics-read.js';
 import type { AnalyticsQuery } from './analytics-read.js';
 import type { QueryMetrics } from './query-metrics.js';
-import { queryRoute, timedRead } from './routes.js';
+import { queryRoute, timedRead } from './route-options.js';
 
 export interface AnalyticsRoutesOptions {
   readonly source: ReadModelSource;

@@ -10,7 +10,7 @@ import { readerContext, type ReadableModel, type Reader } from '../lib/read-mode
 import { QueryErrorCodes, QueryHttpError } from './http-error.js';
 import type { JsonSchema } from './openapi.js';
 import type { QueryMetrics } from './query-metrics.js';
-import { queryRoute, timedRead } from './routes.js';
+import { queryRoute, timedRead } from './route-options.js';
 
 /** The path a reader is served at. */
 export function modelPath(projection: string, reader: string): string {
@@ -23,24 +23,38 @@ export interface ModelRoutesOptions {
   readonly models: readonly ReadableModel[];
   readonly source: ReadModelSource;
   readonly metrics: QueryMetrics;
+  /** `TRIBUTARY_QUERY_MAX_PAGE_SIZE`: the most a reader's integer `limit` parameter may ask for. */
+  readonly maxPageSize: number;
+}
+
+/** A reader's parameter schema with an integer `limit` capped at `maxPageSize`. */
+export function cappedParams(params: JsonSchema | undefined, maxPageSize: number): JsonSchema {
+  if (!params) return NO_PARAMS;
+  const properties = (params.properties ?? {}) as Record<string, JsonSchema>;
+  const limit = properties.limit;
+  if (!limit || limit.type !== 'integer') return params;
+  const maximum = Math.min(typeof limit.maximum === 'number' ? limit.maximum : Infinity, maxPageSize);
+  const capped: JsonSchema = { ...limit, maximum };
+  if (typeof limit.default === 'number') capped.default = Math.min(limit.default, maximum);
+  return { ...params, properties: { ...properties, limit: capped } };
 }
 
 /** Registers a route per reader of every model. */
 export function registerModelRoutes(app: FastifyInstance, options: ModelRoutesOptions): void {
-  const { source, metrics } = options;
+  const { source, metrics, maxPageSize } = options;
   for (const model of options.models) {
     for (const [name, reader] of Object.entries(model.readers ?? {})) {
       const r = reader as Reader<Record<string, unknown>>;
       app.get<{ Querystring: Record<string, unknown> }>(
         modelPath(model.name, name),
         queryRoute(r.description, model.name, {
-          querystring: r.params ?? NO_PARAMS,
+          querystring: cappedParams(r.params, maxPageSize),
           ok: r.answer,
           errors: { 404: r.notFound ?? 'Not found.' },
         }),
         async (request) => {
           const answer = await timedRead(metrics, `${model.name}.${name}`, async () =>
-            r.read(request.query, await readerContext(source, model.name)),
+            r.read(request.query, readerContext(source, model.name)),
           );
           if (answer === null || answer === undefined) {
             throw new QueryHttpError(404, QueryErrorCodes.NOT_FOUND, r.notFound ?? 'not found');

@@ -1,12 +1,10 @@
 /**
  * CLI: `tributary query …`. `serve` runs the HTTP query service in the foreground (as `tributary
- * ingest` does the ingestion service); every other subcommand reads Redis directly through the same
- * lib/read-models functions as the service (no HTTP), and prints an aligned table, or JSON with
- * `--json` (the same bodies the HTTP API answers).
+ * ingest` does the ingestion service); everything else reads Redis directly through the same
+ * readers as the service (no HTTP), and prints aligned tables, or JSON with `--json` (the same
+ * bodies the HTTP API answers).
  *
- *   tributary query users [--limit 50] [--cursor <c>] [--all]
- *   tributary query user <id>
- *   tributary query orders <userId> [--limit 20] [--cursor <c>]
+ *   tributary query <model> <reader> [--param value …] [--all]   e.g. query users get --id u-1
  *   tributary query counts|unique-users|revenue|top-pages [--from …] [--to …] [--window …]
  */
 import path from 'node:path';
@@ -15,17 +13,21 @@ import type { CliContext } from '../infra/stack-command.js';
 import { parsePort, runUntilSignal } from '../lib/http/service.js';
 import { initLogger } from '../lib/logger.js';
 import { isReadModelError } from '../lib/read-models/errors.js';
-import { readUserOrders } from '../lib/read-models/orders.js';
-import type { OrderView } from '../lib/read-models/orders.js';
 import { openReadModelSource } from '../lib/read-models/source.js';
 import type { OwnedReadModelSource } from '../lib/read-models/source.js';
-import { listUsers, readUser } from '../lib/read-models/users.js';
-import type { UserView } from '../lib/read-models/users.js';
 import { METRICS, checkAnalyticsQuery, readMetric } from './analytics-read.js';
 import { isQueryHttpError } from './http-error.js';
 import { startQueryService } from './service.js';
 import type { QueryService } from './service.js';
-import { formatAmounts, formatMetric, formatMoney, formatPairs, formatTable, formatTime } from './table.js';
+import {
+  ModelCommandError,
+  findReader,
+  formatAnswer,
+  listReaders,
+  parseParams,
+  runReader,
+} from './model-command.js';
+import { formatMetric } from './table.js';
 
 /** A `--limit` value: an integer from 1 to 10,000. */
 export function parseLimit(value: string): number {
@@ -60,27 +62,11 @@ export function printJson(value: unknown): void {
   console.log(JSON.stringify(value, null, 2));
 }
 
-function userRows(users: readonly UserView[]): string[][] {
-  return users.map((u) => [u.userId, u.name, u.email, u.plan, u.country, formatTime(u.createdAt)]);
-}
-
-function orderRows(orders: readonly OrderView[]): string[][] {
-  return orders.map((o) => [
-    o.orderId,
-    o.status,
-    formatMoney(o.totalAmount, o.currency),
-    String(o.itemCount),
-    formatTime(o.placedAt),
-    o.paidAt === undefined ? '-' : formatTime(o.paidAt),
-    o.cancelledAt === undefined ? '-' : formatTime(o.cancelledAt),
-  ]);
-}
-
 /** Prints where the service listens and how to call it (to stderr: stdout carries the logs). */
-export function printQueryBanner(service: QueryService): void {
+export function printQueryBanner(service: QueryService, readerPaths: readonly string[]): void {
   const lines = [
     `Tributary query service on ${service.url}`,
-    '  GET /users, /users/:id, /users/:id/orders, /analytics/{counts,unique-users,revenue,top-pages}, /stream (SSE)',
+    `  GET ${[...readerPaths, '/analytics/{counts,unique-users,revenue,top-pages}', '/stream (SSE)'].join(', ')}`,
     `  OpenAPI ${service.url}/openapi.json · metrics ${service.url}/metrics · /healthz · /readyz`,
   ];
   const dev = service.auth.devKey;
@@ -91,7 +77,7 @@ export function printQueryBanner(service: QueryService): void {
     lines.push(
       `  no credentials configured: local development API key (scopes ingest, query) in ${file}`,
       '  try:',
-      `    curl -sS ${service.url}/users -H "X-API-Key: $(cat ${file})"`,
+      `    curl -sS ${service.url}${readerPaths[0] ?? '/openapi.json'} -H "X-API-Key: $(cat ${file})"`,
     );
   } else {
     lines.push(`  credentials: ${service.authenticator.methods.join(', ')}`);
@@ -103,7 +89,61 @@ export function printQueryBanner(service: QueryService): void {
 export function registerQueryCommand(program: Command, ctx: CliContext): void {
   const query = program
     .command('query')
-    .description('read the read models and analytics (directly from Redis), or serve them over HTTP');
+    .description(
+      "read the app's read models (`query <model> <reader> [--param value]`) and analytics, directly from Redis, or serve them over HTTP",
+    )
+    .argument('[model]', 'a projection of the app')
+    .argument('[reader]', 'one of its readers')
+    .option('--json', 'print JSON (the HTTP answer) instead of tables')
+    .option('--all', "follow the answer's nextCursor to the end, joining its list")
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .addHelpText(
+      'after',
+      '\nExamples:\n  tributary query users list --limit 20\n  tributary query users get --id u-1\n' +
+        '  tributary query orders of-user --userId u-1 --json\n' +
+        'Every reader of the app: `tributary query --readers`.',
+    )
+    .option('--readers', "list the app's readers")
+    .action(
+      async (
+        model: string | undefined,
+        reader: string | undefined,
+        opts: { json?: boolean; all?: boolean; readers?: boolean },
+        cmd: Command,
+      ) => {
+        const app = await ctx.app();
+        const models = [...app.projections.values()];
+        if (opts.readers || model === undefined) {
+          if (!opts.readers) cmd.help({ error: true });
+          for (const line of listReaders(models)) console.log(line);
+          return;
+        }
+        let found;
+        let params;
+        try {
+          found = findReader(models, model, reader);
+          params = parseParams(found, cmd.args.slice(2));
+        } catch (err) {
+          if (!(err instanceof ModelCommandError)) throw err;
+          console.error(`tributary query: ${err.message}`);
+          process.exitCode = 1;
+          return;
+        }
+        const r = found;
+        const p = params;
+        await withSource(ctx, async (source) => {
+          const answer = await runReader(source, model, r, p, opts.all);
+          if (answer === null || answer === undefined) {
+            console.error(`tributary query: ${r.notFound ?? 'not found'}`);
+            process.exitCode = 1;
+            return;
+          }
+          if (opts.json) printJson(answer);
+          else console.log(formatAnswer(answer));
+        });
+      },
+    );
 
   query
     .command('serve')
@@ -113,97 +153,22 @@ export function registerQueryCommand(program: Command, ctx: CliContext): void {
     .action(async (opts: { host?: string; port?: number }) => {
       const config = ctx.config();
       const logger = initLogger({ level: config.logLevel, destination: 1 });
+      const app = await ctx.app();
+      const models = [...app.projections.values()];
       const service = await startQueryService({
-        catalog: (await ctx.app()).catalog,
+        catalog: app.catalog,
+        models,
         config,
         logger,
         ...(opts.host === undefined ? {} : { host: opts.host }),
         ...(opts.port === undefined ? {} : { port: opts.port }),
       });
-      printQueryBanner(service);
+      printQueryBanner(
+        service,
+        models.flatMap((m) => Object.keys(m.readers ?? {}).map((r) => `/models/${m.name}/${r}`)),
+      );
       await runUntilSignal(service, logger);
     });
-
-  query
-    .command('users')
-    .description('list users (a page; --all for every page) and the total count')
-    .option('--limit <n>', 'users per page', parseLimit, 50)
-    .option('--cursor <cursor>', 'continue after a previous page (its next cursor)')
-    .option('--all', 'follow the cursor to the end')
-    .option('--json', 'print JSON instead of a table')
-    .action((opts: { limit: number; cursor?: string; all?: boolean; json?: boolean }) =>
-      withSource(ctx, async (source) => {
-        let page = await listUsers(source, { limit: opts.limit, cursor: opts.cursor });
-        const users = [...page.users];
-        while (opts.all && page.nextCursor !== null) {
-          page = await listUsers(source, { limit: opts.limit, cursor: page.nextCursor });
-          users.push(...page.users);
-        }
-        if (opts.json) return printJson({ users, total: page.total, nextCursor: page.nextCursor });
-        console.log(formatTable(['USER', 'NAME', 'EMAIL', 'PLAN', 'COUNTRY', 'CREATED'], userRows(users)));
-        console.log(`\n${users.length} shown · ${page.total ?? 'unknown (user-count not running)'} in total`);
-        if (page.nextCursor !== null) console.log(`more: --cursor ${page.nextCursor}`);
-      }),
-    );
-
-  query
-    .command('user')
-    .description('one user')
-    .argument('<id>', 'the user id')
-    .option('--json', 'print JSON instead of a table')
-    .action((id: string, opts: { json?: boolean }) =>
-      withSource(ctx, async (source) => {
-        const user = await readUser(source, id);
-        if (!user) {
-          console.error(`tributary query: no user ${JSON.stringify(id)}`);
-          process.exitCode = 1;
-          return;
-        }
-        if (opts.json) return printJson(user);
-        console.log(
-          formatPairs([
-            ['user', user.userId],
-            ['name', user.name],
-            ['email', user.email],
-            ['plan', user.plan],
-            ['country', user.country],
-            ['created', formatTime(user.createdAt)],
-            ['updated', formatTime(user.updatedAt)],
-          ]),
-        );
-      }),
-    );
-
-  query
-    .command('orders')
-    .description("a user's orders, newest first, and their totals")
-    .argument('<userId>', 'the user id')
-    .option('--limit <n>', 'orders per page', parseLimit, 20)
-    .option('--cursor <cursor>', 'continue after a previous page (its next cursor)')
-    .option('--json', 'print JSON instead of a table')
-    .action((userId: string, opts: { limit: number; cursor?: string; json?: boolean }) =>
-      withSource(ctx, async (source) => {
-        const page = await readUserOrders(source, userId, { limit: opts.limit, cursor: opts.cursor });
-        if (!page) {
-          console.error(`tributary query: no orders of user ${JSON.stringify(userId)}`);
-          process.exitCode = 1;
-          return;
-        }
-        if (opts.json) return printJson({ userId, ...page });
-        console.log(
-          formatTable(
-            ['ORDER', 'STATUS', 'TOTAL', 'ITEMS', 'PLACED', 'PAID', 'CANCELLED'],
-            orderRows(page.orders),
-          ),
-        );
-        const t = page.totals;
-        console.log(
-          `\n${t.placed} placed (${formatAmounts(t.placedAmount)}) · ${t.paid} paid (${formatAmounts(t.paidAmount)}) · ` +
-            `${t.cancelled} cancelled (refunded ${formatAmounts(t.refundedAmount)})`,
-        );
-        if (page.nextCursor !== null) console.log(`more: --cursor ${page.nextCursor}`);
-      }),
-    );
 
   registerAnalyticsCommands(query, ctx);
 }

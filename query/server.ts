@@ -17,6 +17,7 @@ import { ReplyError } from 'ioredis';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import type { AuthSettings, TributaryConfig } from '../lib/config.js';
 import type { EventCatalog } from '../schemas/catalog.js';
+import type { ReadableModel } from '../lib/read-models/reader.js';
 import { buildServiceApp } from '../lib/http/app.js';
 import type { MappedError } from '../lib/http/app.js';
 import { createAuthenticator } from '../lib/http-auth.js';
@@ -33,12 +34,14 @@ import { createQueryMetrics } from './query-metrics.js';
 import type { QueryMetrics } from './query-metrics.js';
 import { registerAnalyticsRoutes } from './analytics-routes.js';
 import { registerDashboard } from './dashboard/index.js';
-import { registerQueryRoutes } from './routes.js';
+import { registerModelRoutes } from './model-routes.js';
 import { StreamHub, registerStreamRoute } from './sse.js';
 
 export interface QueryServerOptions {
   /** The app's events and topics. */
   readonly catalog: EventCatalog;
+  /** The app's projections: their readers are served at `/models/<projection>/<reader>`. */
+  readonly models: readonly ReadableModel[];
   readonly config: TributaryConfig;
   readonly logger: Logger;
   /** Redis, key prefix, topic names and partition counts (owned by the caller, closed after the app). */
@@ -175,7 +178,7 @@ export async function buildQueryServer(options: QueryServerOptions): Promise<Que
     onDrain: () => hub.close(),
   });
 
-  registerQueryRoutes(app, { source, metrics, maxPageSize: settings.maxPageSize });
+  registerModelRoutes(app, { models: options.models, source, metrics, maxPageSize: settings.maxPageSize });
   registerAnalyticsRoutes(app, { source, metrics, defaultTopN: config.analytics.topN });
   registerStreamRoute(app, hub);
   const topics = options.catalog.eventTopics.map((t) => t.name);

@@ -13,10 +13,13 @@ import type { OwnedReadModelSource, PartitionCounts } from '../lib/read-models/s
 import { buildQueryServer } from './server.js';
 import type { QueryServer } from './server.js';
 import type { EventCatalog } from '../schemas/catalog.js';
+import type { ReadableModel } from '../lib/read-models/reader.js';
 
 export interface QueryServiceOptions {
   /** The app's events and topics. */
   readonly catalog: EventCatalog;
+  /** The app's projections, whose readers the service serves. */
+  readonly models: readonly ReadableModel[];
   readonly config: TributaryConfig;
   readonly logger: Logger;
   /** Default `config.query.host`. */
@@ -45,6 +48,7 @@ export async function startQueryService(options: QueryServiceOptions): Promise<Q
   try {
     server = await buildQueryServer({
       catalog: options.catalog,
+      models: options.models,
       config,
       logger: options.logger,
       source,

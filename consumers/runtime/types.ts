@@ -5,6 +5,7 @@ import type { TributaryConfig } from '../../lib/config.js';
 import type { EngineProducer, OutgoingRecord } from '../../lib/engine.js';
 import type { Logger } from '../../lib/logger.js';
 import type { AppEvent, EventCatalog } from '../../schemas/catalog.js';
+import type { Reader } from '../../lib/read-models/reader.js';
 import type { PartitionKeys, ProjectionKeys } from '../keys.js';
 import type { SliceFloor, WriteBatch } from '../offset-fence.js';
 import type { ConsumerMetrics } from './consumer-metrics.js';
@@ -40,6 +41,11 @@ export interface Projection<E extends AppEvent = AppEvent> {
   readonly topics: readonly string[];
   /** Adds the writes for `record` to `batch`; keys come from `keys` (the record's partition). */
   apply(record: AppliedRecord<E>, batch: WriteBatch, keys: PartitionKeys): void;
+  /**
+   * How the model is read: served at `GET /models/<name>/<reader>` and by
+   * `tributary query <name> <reader>` (see lib/read-models/reader.ts).
+   */
+  readonly readers?: Readonly<Record<string, Reader<never>>>;
 
   // Optional hooks, for projections with state across batches (the analytics group). A projection
   // without them runs exactly as before. Per partition batch the runtime calls: `restore` (first

@@ -9,15 +9,19 @@
 import type { Redis } from 'ioredis';
 import type { JsonSchema } from '../http/openapi.js';
 import { partitionOf } from '../partitioner.js';
-import type { PartitionKeys } from '../redis-keys.js';
+import { MAX_CURSOR_LENGTH } from './cursor.js';
+import { ProjectionKeys, type PartitionKeys } from '../redis-keys.js';
 import { currentVersion, topicOf, type ReadModelSource } from './source.js';
 
 /** What a reader reads with. */
 export interface ReaderContext {
   /** The Redis the models live in. Read only: a reader never writes. */
   readonly redis: Redis;
-  /** The projection's key version readers use now (`v1`, `v2` after a rebuild); null: it never ran. */
-  readonly version: string | null;
+  /**
+   * The projection's key version readers use now (`v1`, `v2` after a rebuild); null: it never ran.
+   * Read from Redis on first use and kept for the rest of this read.
+   */
+  version(): Promise<string | null>;
   /**
    * Keys of the partition of `topic` (base name) that holds `key`, found as producers partition
    * (murmur2 of the key); null when the projection never ran or the topic has no partitions.
@@ -26,7 +30,7 @@ export interface ReaderContext {
   /** Keys of every partition of `topic`, in partition order (empty when the projection never ran). */
   partitions(topic: string): Promise<PartitionKeys[]>;
   /** The context of another projection of the app (e.g. a count kept by a group of its own). */
-  of(projection: string): Promise<ReaderContext>;
+  of(projection: string): ReaderContext;
 }
 
 /**
@@ -53,29 +57,49 @@ export interface ReadableModel {
 }
 
 /**
- * The {@link ReaderContext} of `projection` over `source`. The key version is resolved here, once
- * per read, so a rebuild's swap is followed at once.
+ * The {@link ReaderContext} of `projection` over `source`, for one read. Nothing is read until the
+ * reader asks (a parameter it refuses costs no Redis call); the key version is resolved once per
+ * read, so a rebuild's swap is followed at once and one read sees one version.
  */
-export async function readerContext(source: ReadModelSource, projection: string): Promise<ReaderContext> {
-  const { keys, version } = await currentVersion(source, projection);
-  const ctx: ReaderContext = {
+export function readerContext(source: ReadModelSource, projection: string): ReaderContext {
+  const keys = new ProjectionKeys(source.keyPrefix, projection);
+  let resolved: Promise<string | null> | undefined;
+  const version = () => (resolved ??= currentVersion(source, projection).then((c) => c.version));
+  return {
     redis: source.redis,
     version,
     async partition(topic, key) {
-      if (version === null) return null;
+      const v = await version();
+      if (v === null) return null;
       const full = topicOf(source, topic);
       const count = await source.partitions.count(full);
-      return count === 0 ? null : keys.partition(version, full, partitionOf(key, count));
+      return count === 0 ? null : keys.partition(v, full, partitionOf(key, count));
     },
     async partitions(topic) {
-      if (version === null) return [];
+      const v = await version();
+      if (v === null) return [];
       const full = topicOf(source, topic);
       const count = await source.partitions.count(full);
-      return Array.from({ length: count }, (_, p) => keys.partition(version, full, p));
+      return Array.from({ length: count }, (_, p) => keys.partition(v, full, p));
     },
     of: (other) => readerContext(source, other),
   };
-  return ctx;
+}
+
+/**
+ * The `limit` and `cursor` parameters of a reader that pages, to spread into its `params`
+ * properties. The query service caps `limit` at `TRIBUTARY_QUERY_MAX_PAGE_SIZE`.
+ */
+export function pageParams(defaultLimit = 50): Record<string, JsonSchema> {
+  return {
+    limit: { type: 'integer', minimum: 1, default: defaultLimit, description: 'Page size' },
+    cursor: {
+      type: 'string',
+      minLength: 1,
+      maxLength: MAX_CURSOR_LENGTH,
+      description: '`nextCursor` of the previous page (opaque)',
+    },
+  };
 }
 
 /** Identity helper that types a reader's `read` by its parameter and answer types. */

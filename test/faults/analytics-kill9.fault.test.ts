@@ -14,7 +14,7 @@ import {
   readLateCounts,
   type AnalyticsWindowView,
 } from '../../lib/read-models/analytics.js';
-import { prng } from '../../producers/generator.js';
+import { prng } from '../../examples/shop/generator.js';
 import { Publisher } from '../../producers/publisher.js';
 import { WindowResultCodec } from '../../schemas/analytics-window.js';
 import { EventCodec } from '../../schemas/codec.js';

@@ -7,7 +7,7 @@
 import { engineNames } from '../../lib/engines/index.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { prng } from '../../producers/generator.js';
+import { prng } from '../../examples/shop/generator.js';
 import { Publisher } from '../../producers/publisher.js';
 import { describeGroup, topicRecordCount } from '../helpers/consumer-group.js';
 import { spawnConsumer, warnIfStaleBuild } from '../helpers/consumer-process.js';

@@ -13,7 +13,7 @@ import { engineNames } from '../../lib/engines/index.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { ProjectionKeys } from '../../lib/redis-keys.js';
-import { prng } from '../../producers/generator.js';
+import { prng } from '../../examples/shop/generator.js';
 import { Publisher } from '../../producers/publisher.js';
 import { evictGroupMembers, topicRecordCount } from '../helpers/consumer-group.js';
 import { spawnConsumer, warnIfStaleBuild, type ConsumerProcess } from '../helpers/consumer-process.js';

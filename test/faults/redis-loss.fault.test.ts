@@ -23,7 +23,7 @@ import { stackDown, stackUp } from '../../infra/stack/stack.js';
 import { redisPaths, redisReady } from '../../infra/stack/redis-node.js';
 import { engineNames } from '../../lib/engines/index.js';
 import { readAnalyticsView } from '../../lib/read-models/analytics.js';
-import { prng } from '../../producers/generator.js';
+import { prng } from '../../examples/shop/generator.js';
 import { shopCatalog, eventCatalog } from '../helpers/shop.js';
 import { Publisher } from '../../producers/publisher.js';
 import {

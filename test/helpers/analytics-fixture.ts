@@ -3,7 +3,7 @@
  * lateness and grace) so a generated stream of a few thousand events spans many windows, a stream
  * with out-of-order and late events, and the oracle configured to match.
  */
-import { generateEvents } from '../../producers/generator.js';
+import { generateEvents } from '../../examples/shop/generator.js';
 import type { TributaryEvent } from './shop.js';
 import type { Redis } from 'ioredis';
 import { expect } from 'vitest';

@@ -5,9 +5,10 @@
  * orphans, a payment after a cancellation) and for business rules it never breaks.
  */
 import type { Redis } from 'ioredis';
-import { orderKeys } from '../../consumers/projections/orders.js';
+import { orderKeys } from '../../examples/shop/keys.js';
 import { partitionOf } from '../../lib/partitioner.js';
-import { readUserOrders, type OrderTotals, type OrderView } from '../../lib/read-models/orders.js';
+import { readUserOrders, type OrderTotals, type OrderView } from '../../examples/shop/read-models/orders.js';
+import { readerContext } from '../../lib/read-models/reader.js';
 import { fixedPartitionCounts, type ReadModelSource } from '../../lib/read-models/source.js';
 import { ProjectionKeys } from '../../lib/redis-keys.js';
 import {
@@ -152,14 +153,17 @@ export async function readOrders(
       const expected = partitionOf(userId, partitions);
       if (expected !== p) misplaced.push(`${userId}: in ${p}, looked up in ${expected}`);
       const orders: OrderView[] = [];
-      let page = await readUserOrders(source, userId, { limit: pageSize });
+      let page = await readUserOrders(readerContext(source, 'orders'), userId, { limit: pageSize });
       if (page === null) {
         misplaced.push(`${userId}: listed in ${p}, but the reader found no orders`);
         continue;
       }
       orders.push(...page.orders);
       while (page.nextCursor !== null) {
-        const next = await readUserOrders(source, userId, { limit: pageSize, cursor: page.nextCursor });
+        const next = await readUserOrders(readerContext(source, 'orders'), userId, {
+          limit: pageSize,
+          cursor: page.nextCursor,
+        });
         if (next === null) break;
         page = next;
         orders.push(...page.orders);

@@ -6,16 +6,22 @@ import type { Admin } from 'kafkajs';
 import type { Redis } from 'ioredis';
 import { onTestFinished } from 'vitest';
 import { analyticsProjection } from '../../consumers/analytics/analytics-projection.js';
-import { projections } from '../../consumers/projections/index.js';
 import { ConsumerRuntime } from '../../consumers/runtime/consumer-runtime.js';
 import type { Projection } from '../../consumers/runtime/types.js';
 import { desiredTopics, provisionTopics } from '../../infra/topics.js';
 import type { TributaryConfig } from '../../lib/config.js';
 import { readAnalyticsView } from '../../lib/read-models/analytics.js';
-import { generateEvents } from '../../producers/generator.js';
+import { generateEvents } from '../../examples/shop/generator.js';
 import { Publisher } from '../../producers/publisher.js';
 import { startQueryService, type QueryService } from '../../query/service.js';
-import { shopCatalog, eventCatalog, topicName, type TributaryEvent } from './shop.js';
+import {
+  projections,
+  shopModels,
+  shopCatalog,
+  eventCatalog,
+  topicName,
+  type TributaryEvent,
+} from './shop.js';
 import { cleanupTopics, testAdmin, testConfig, testLogger, testRedis } from './stack.js';
 import { until } from './until.js';
 import { projectionRecords } from './progress.js';
@@ -120,6 +126,7 @@ export async function buildReadModels(
 export async function serveQuery(f: QueryFixture): Promise<QueryService> {
   const service = await startQueryService({
     catalog: shopCatalog,
+    models: shopModels,
     config: f.config,
     logger: testLogger(),
     host: '127.0.0.1',

@@ -32,6 +32,11 @@ export const SHOP_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)
 export const shopApp = resolveApp(shopDefinition, path.join(SHOP_DIR, 'tributary.config.ts'));
 export const shopCatalog = shopApp.catalog;
 
+/** The shop's projections, by name. */
+export const projections = Object.fromEntries(shopApp.projections);
+/** The shop's projections as the query service serves them. */
+export const shopModels = [...shopApp.projections.values()];
+
 /** The shop's event types, in catalog order. */
 export const EVENT_TYPES = shopCatalog.types as readonly EventType[];
 

@@ -6,7 +6,7 @@
  */
 import { eventKey, type EventOf, type TributaryEvent } from './shop.js';
 import type { UserPlan } from '../../examples/shop/generated/events.js';
-import { prng } from '../../producers/generator.js';
+import { prng } from '../../examples/shop/generator.js';
 import type { Publisher } from '../../producers/publisher.js';
 
 export interface UserStreamOptions {

@@ -3,7 +3,8 @@
  * projection's Redis writes, and a reader of what the projection wrote, for comparison.
  */
 import type { Redis } from 'ioredis';
-import { ProjectionKeys, userKeys } from '../../lib/redis-keys.js';
+import { userKeys } from '../../examples/shop/keys.js';
+import { ProjectionKeys } from '../../lib/redis-keys.js';
 import type { TributaryEvent } from './shop.js';
 import { projectionRecords } from './progress.js';
 

@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { desiredTopics, provisionTopics } from '../../infra/topics.js';
-import { generateEvents } from '../../producers/generator.js';
+import { generateEvents } from '../../examples/shop/generator.js';
 import { Publisher } from '../../producers/publisher.js';
 import { freePort } from '../helpers/free-port.js';
 import { until } from '../helpers/until.js';

@@ -6,11 +6,12 @@
 import { engineNames } from '../../lib/engines/index.js';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { ProjectionKeys } from '../../consumers/keys.js';
-import { userCountKeys, userCountProjection } from '../../consumers/projections/user-count.js';
-import { usersProjection } from '../../consumers/projections/users.js';
+import { userCountKeys } from '../../examples/shop/keys.js';
+import { userCountProjection } from '../../examples/shop/projections/user-count.js';
+import { usersProjection } from '../../examples/shop/projections/users.js';
 import { ConsumerRuntime } from '../../consumers/runtime/consumer-runtime.js';
 import { desiredTopics, provisionTopics } from '../../infra/topics.js';
-import { generateEvents } from '../../producers/generator.js';
+import { generateEvents } from '../../examples/shop/generator.js';
 import { Publisher } from '../../producers/publisher.js';
 import { until } from '../helpers/until.js';
 import { cleanupTopics, testAdmin, testConfig, testLogger, testRedis } from '../helpers/stack.js';

@@ -6,8 +6,9 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { analyticsProjection } from '../../consumers/analytics/analytics-projection.js';
 import { ProjectionKeys } from '../../consumers/keys.js';
-import { userCountKeys, userCountProjection } from '../../consumers/projections/user-count.js';
-import { usersProjection } from '../../consumers/projections/users.js';
+import { userCountKeys } from '../../examples/shop/keys.js';
+import { userCountProjection } from '../../examples/shop/projections/user-count.js';
+import { usersProjection } from '../../examples/shop/projections/users.js';
 import { ConsumerRuntime } from '../../consumers/runtime/consumer-runtime.js';
 import { readAnalyticsWindows } from '../../lib/read-models/analytics.js';
 import { Publisher } from '../../producers/publisher.js';

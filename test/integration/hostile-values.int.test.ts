@@ -16,7 +16,7 @@
  */
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { analyticsProjection } from '../../consumers/analytics/analytics-projection.js';
-import { ordersProjection } from '../../consumers/projections/orders.js';
+import { ordersProjection } from '../../examples/shop/projections/orders.js';
 import { ConsumerRuntime } from '../../consumers/runtime/consumer-runtime.js';
 import { DeadLetterHeaders } from '../../lib/dead-letter.js';
 import { engineNames } from '../../lib/engines/index.js';

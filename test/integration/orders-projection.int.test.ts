@@ -7,13 +7,13 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { ordersProjection } from '../../consumers/projections/orders.js';
+import { ordersProjection } from '../../examples/shop/projections/orders.js';
 import { ConsumerRuntime } from '../../consumers/runtime/consumer-runtime.js';
 import { desiredTopics, provisionTopics } from '../../infra/topics.js';
 import { DeadLetterHeaders } from '../../lib/dead-letter.js';
 import { ErrorCodes } from '../../lib/errors.js';
 import { createKafka } from '../../lib/kafka.js';
-import { generateEvents } from '../../producers/generator.js';
+import { generateEvents } from '../../examples/shop/generator.js';
 import { EVENT_ID_HEADER, Publisher } from '../../producers/publisher.js';
 import type { TributaryConfig } from '../../lib/config.js';
 import { orderEdgeCases, ordersOracle, readOrders, readOrdersProgress } from '../helpers/orders-oracle.js';

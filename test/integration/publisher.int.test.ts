@@ -9,7 +9,7 @@ import { desiredTopics, provisionTopics } from '../../infra/topics.js';
 import { ErrorCodes, hasCode } from '../../lib/errors.js';
 import { engineNames } from '../../lib/engines/index.js';
 import { createKafka } from '../../lib/kafka.js';
-import { generateEvents } from '../../producers/generator.js';
+import { generateEvents } from '../../examples/shop/generator.js';
 import { Publisher } from '../../producers/publisher.js';
 import { shopCatalog, createEvent, type TributaryEvent } from '../helpers/shop.js';
 import { EventCodec } from '../../schemas/codec.js';

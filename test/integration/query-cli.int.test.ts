@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { analyticsProjection } from '../../consumers/analytics/analytics-projection.js';
 import type { TributaryConfig } from '../../lib/config.js';
-import { generateEvents } from '../../producers/generator.js';
+import { generateEvents } from '../../examples/shop/generator.js';
 import { CLI_ENTRY, cliEnv, runCli } from '../helpers/cli.js';
 import { orderEdgeCases, ordersOracle } from '../helpers/orders-oracle.js';
 import { QUERY_KEY, buildReadModels, queryFixture, userAndOrderEvents } from '../helpers/query-fixture.js';
@@ -29,33 +29,46 @@ describe('tributary query', () => {
     const users = usersOracle(events);
     const orders = ordersOracle(events.filter((e) => !edge.poison.has(e.data.eventId)));
 
-    const all = await cli(f.config, 'query', 'users', '--all', '--limit', '7', '--json');
+    const all = await cli(f.config, 'query', 'users', 'list', '--all', '--limit', '7', '--json');
     expect(all.code, all.stderr).toBe(0);
     const listed = JSON.parse(all.stdout) as { users: { userId: string }[]; total: number; nextCursor: null };
     expect(listed.total).toBe(users.size);
     expect(listed.nextCursor).toBeNull();
     expect(listed.users.map((u) => u.userId).sort()).toEqual([...users.keys()].sort());
 
-    const table = await cli(f.config, 'query', 'users', '--limit', '5');
+    const table = await cli(f.config, 'query', 'users', 'list', '--limit', '5');
     expect(table.code, table.stderr).toBe(0);
     const lines = table.stdout.split('\n');
-    expect(lines[0]).toMatch(/^USER\s+NAME\s+EMAIL\s+PLAN\s+COUNTRY\s+CREATED$/);
-    expect(lines[1]).toMatch(/^-+( +-+){5}$/);
-    expect(table.stdout).toContain(`5 shown · ${users.size} in total`);
-    const next = /more: --cursor (\S+)/.exec(table.stdout)?.[1];
+    expect(lines[0]).toMatch(/^USERID\s+EMAIL\s+NAME\s+PLAN\s+COUNTRY\s+CREATEDAT\s+UPDATEDAT$/);
+    expect(lines[1]).toMatch(/^-+( +-+){6}$/);
+    expect(lines.slice(2, 7).every((l) => users.has(l.split(/\s+/)[0]!))).toBe(true);
+    expect(table.stdout).toMatch(new RegExp(`^total +${users.size}$`, 'm'));
+    const next = /^nextCursor +(\S+)$/m.exec(table.stdout)?.[1];
     expect(next).toBeDefined();
-    expect((await cli(f.config, 'query', 'users', '--limit', '5', '--cursor', next!)).code).toBe(0);
+    expect((await cli(f.config, 'query', 'users', 'list', '--limit', '5', '--cursor', next!)).code).toBe(0);
 
     const [someone, profile] = [...users][0]!;
-    const one = await cli(f.config, 'query', 'user', someone);
+    const one = await cli(f.config, 'query', 'users', 'get', '--id', someone);
     expect(one.code, one.stderr).toBe(0);
-    expect(one.stdout).toMatch(new RegExp(`^user +${someone}$`, 'm'));
+    expect(one.stdout).toMatch(new RegExp(`^userId +${someone}$`, 'm'));
     expect(one.stdout).toMatch(new RegExp(`^email +${profile.email.replace(/\./g, '\\.')}$`, 'm'));
-    const json = JSON.parse((await cli(f.config, 'query', 'user', someone, '--json')).stdout) as object;
+    const json = JSON.parse(
+      (await cli(f.config, 'query', 'users', 'get', `--id=${someone}`, '--json')).stdout,
+    ) as object;
     expect(json).toMatchObject({ userId: someone, ...profile, createdAt: Number(profile.createdAt) });
 
     const [buyer, want] = [...orders.users].find(([, o]) => o.orders.length > 2)!;
-    const page = await cli(f.config, 'query', 'orders', buyer, '--limit', '500', '--json');
+    const page = await cli(
+      f.config,
+      'query',
+      'orders',
+      'of-user',
+      '--userId',
+      buyer,
+      '--limit',
+      '500',
+      '--json',
+    );
     expect(page.code, page.stderr).toBe(0);
     expect(JSON.parse(page.stdout)).toEqual({
       userId: buyer,
@@ -63,11 +76,14 @@ describe('tributary query', () => {
       totals: want.totals,
       nextCursor: null,
     });
-    const orderTable = await cli(f.config, 'query', 'orders', buyer);
-    expect(orderTable.stdout).toMatch(/^ORDER\s+STATUS\s+TOTAL\s+ITEMS\s+PLACED\s+PAID\s+CANCELLED$/m);
-    expect(orderTable.stdout).toContain(`${want.totals.placed} placed`);
+    const orderTable = await cli(f.config, 'query', 'orders', 'of-user', '--userId', buyer);
+    expect(orderTable.code, orderTable.stderr).toBe(0);
+    expect(orderTable.stdout).toMatch(/^ORDERID\s.*\sSTATUS\s/m);
+    expect(orderTable.stdout).toContain(`"placed":${want.totals.placed}`);
     const first = want.orders[0]!;
-    expect(orderTable.stdout).toMatch(new RegExp(`^${first.orderId} +${first.status} `, 'm'));
+    // Newest first: the first row is the oracle's first order.
+    expect(orderTable.stdout.split('\n')[2]).toMatch(new RegExp(`^${first.orderId} `));
+    expect(orderTable.stdout).toMatch(new RegExp(`^userId +${buyer}$`, 'm'));
 
     // Analytics before the analytics group ran: said plainly.
     const counts = await cli(f.config, 'query', 'counts');
@@ -118,9 +134,22 @@ describe('tributary query', () => {
   it('says what is wrong in one line and exits 1', async () => {
     const f = await queryFixture();
     const cases: [string[], RegExp][] = [
-      [['query', 'user', `nobody-${uid()}`], /^tributary query: no user "nobody-/],
-      [['query', 'orders', `nobody-${uid()}`], /^tributary query: no orders of user/],
-      [['query', 'users', '--cursor', 'garbage'], /^tributary query: invalid cursor/],
+      [
+        ['query', 'users', 'get', '--id', `nobody-${uid()}`],
+        /^tributary query: No such user \(never created, or deleted\)\.$/,
+      ],
+      [
+        ['query', 'orders', 'of-user', '--userId', `nobody-${uid()}`],
+        /^tributary query: No such user and no orders/,
+      ],
+      [['query', 'users', 'list', '--cursor', 'garbage'], /^tributary query: invalid cursor/],
+      [['query', 'nope', 'list'], /^tributary query: no model "nope"; readers: users get, users list, /],
+      [['query', 'users'], /^tributary query: which reader of users\? one of get, list$/],
+      [['query', 'users', 'get'], /^tributary query: --id is required$/],
+      [
+        ['query', 'users', 'get', '--idd', 'x'],
+        /^tributary query: unknown parameter --idd \(parameters: --id\)$/,
+      ],
       [
         ['query', 'counts', '--from', 'yesterday'],
         /^tributary query counts: --from: expected epoch milliseconds/,
@@ -129,7 +158,11 @@ describe('tributary query', () => {
         ['query', 'revenue', '--window', 'sliding'],
         /^tributary query revenue: --window: expected tumbling, hopping/,
       ],
-      [['query', 'users', '--limit', '0'], /--limit: expected 1-10000/],
+      [['query', 'users', 'list', '--limit', '0'], /^tributary query: --limit: must be ≥ 1$/],
+      [
+        ['query', 'users', 'list', '--limit', 'ten'],
+        /^tributary query: --limit: expected an integer, got "ten"$/,
+      ],
     ];
     await buildReadModels(f, userAndOrderEvents(3, 20, 400), ['users']);
     const results = await Promise.all(cases.map(([args]) => cli(f.config, ...args)));

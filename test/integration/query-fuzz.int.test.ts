@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { analyticsProjection } from '../../consumers/analytics/analytics-projection.js';
-import { generateEvents } from '../../producers/generator.js';
+import { generateEvents } from '../../examples/shop/generator.js';
 import { QUERY_KEY, buildReadModels, queryFixture, serveQuery } from '../helpers/query-fixture.js';
 import {
   FUZZ_BUDGET_MS,
@@ -52,7 +52,12 @@ describe('query API under schemathesis', () => {
     const okRoutes = new Set(
       series.filter((s) => /status="200"/.test(s.labels)).map((s) => /route="([^"]+)"/.exec(s.labels)?.[1]),
     );
-    for (const route of ['/users', '/users/:id/orders', '/analytics/counts', '/analytics/top-pages']) {
+    for (const route of [
+      '/models/users/list',
+      '/models/orders/of-user',
+      '/analytics/counts',
+      '/analytics/top-pages',
+    ]) {
       expect(okRoutes, `no 200 from ${route}`).toContain(route);
     }
   });

@@ -6,7 +6,7 @@
  * delivers what is published on the analytics channel, with replay and heartbeats; auth.
  */
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { usersProjection } from '../../consumers/projections/users.js';
+import { usersProjection } from '../../examples/shop/projections/users.js';
 import { rebuildProjection } from '../../consumers/rebuild.js';
 import { engineNames } from '../../lib/engines/index.js';
 import { createKafka } from '../../lib/kafka.js';
@@ -60,7 +60,7 @@ async function listAll(
   const pages: UsersPage[] = [];
   let cursor: string | null = null;
   do {
-    const query: string = `/users?limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`;
+    const query: string = `/models/users/list?limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`;
     const { status, body } = await get<UsersPage>(service, query);
     expect(status, JSON.stringify(body)).toBe(200);
     expect(body.users.length).toBeLessThanOrEqual(limit);
@@ -104,12 +104,18 @@ describe('query service on the real stack', () => {
     ].filter((id) => !users.has(id));
     expect(deleted.length).toBeGreaterThan(0);
     for (const u of expectedUsers.slice(0, 40)) {
-      const { status, body } = await get<UserBody>(service, `/users/${encodeURIComponent(u.userId)}`);
+      const { status, body } = await get<UserBody>(
+        service,
+        `/models/users/get?id=${encodeURIComponent(u.userId)}`,
+      );
       expect(status).toBe(200);
       expect(body).toMatchObject(u);
     }
     for (const id of [...deleted.slice(0, 10), `nobody-${uid()}`]) {
-      const { status, body } = await get<{ error: string }>(service, `/users/${encodeURIComponent(id)}`);
+      const { status, body } = await get<{ error: string }>(
+        service,
+        `/models/users/get?id=${encodeURIComponent(id)}`,
+      );
       expect(status).toBe(404);
       expect(body.error).toBe('not_found');
     }
@@ -122,7 +128,7 @@ describe('query service on the real stack', () => {
       let cursor: string | null = null;
       let totals: unknown;
       do {
-        const path: string = `/users/${encodeURIComponent(userId)}/orders?limit=2${cursor ? `&cursor=${cursor}` : ''}`;
+        const path: string = `/models/orders/of-user?userId=${encodeURIComponent(userId)}&limit=2${cursor ? `&cursor=${cursor}` : ''}`;
         const { status, body } = await get<{ orders: unknown[]; totals: unknown; nextCursor: string | null }>(
           service,
           path,
@@ -140,12 +146,12 @@ describe('query service on the real stack', () => {
     if (withoutOrders) {
       const { status, body } = await get<{ orders: unknown[] }>(
         service,
-        `/users/${withoutOrders.userId}/orders`,
+        `/models/orders/of-user?userId=${withoutOrders.userId}`,
       );
       expect(status).toBe(200);
       expect(body.orders).toEqual([]);
     }
-    expect((await get(service, `/users/nobody-${uid()}/orders`)).status).toBe(404);
+    expect((await get(service, `/models/orders/of-user?userId=nobody-${uid()}`)).status).toBe(404);
 
     // Metrics saw the reads.
     const metrics = await (await fetch(`${service.url}/metrics`)).text();
@@ -165,7 +171,7 @@ describe('query service on the real stack', () => {
     let cursor: string | null = null;
     let page = 0;
     do {
-      const path: string = `/users?limit=40${cursor ? `&cursor=${cursor}` : ''}`;
+      const path: string = `/models/users/list?limit=40${cursor ? `&cursor=${cursor}` : ''}`;
       const { status, body } = await get<UsersPage>(service, path);
       expect(status).toBe(200);
       listed.push(...body.users.map((u) => u.userId));
@@ -238,7 +244,7 @@ describe('query service on the real stack', () => {
     const events = userAndOrderEvents(12, 60, 3_000).filter((e) => e.type.startsWith('User'));
     await buildReadModels(f, events, ['users', 'user-count']);
     const service = await serveQuery(f);
-    const first = await get<UsersPage>(service, '/users?limit=5');
+    const first = await get<UsersPage>(service, '/models/users/list?limit=5');
     expect(first.body.nextCursor).not.toBeNull();
 
     const result = await rebuildProjection({
@@ -252,7 +258,7 @@ describe('query service on the real stack', () => {
     expect(result.to).toBe('v2');
     const expired = await get<{ error: string; fields: { path: string }[] }>(
       service,
-      `/users?limit=5&cursor=${first.body.nextCursor}`,
+      `/models/users/list?limit=5&cursor=${first.body.nextCursor}`,
     );
     expect(expired.status).toBe(400);
     expect(expired.body).toMatchObject({ error: 'cursor_expired', fields: [{ path: 'querystring.cursor' }] });
@@ -260,7 +266,7 @@ describe('query service on the real stack', () => {
     const { users: listed } = await listAll(service, 9);
     expect(listed.map((u) => u.userId).sort()).toEqual([...users.keys()].sort());
     const [someone] = users.keys();
-    expect((await get(service, `/users/${someone}`)).status).toBe(200);
+    expect((await get(service, `/models/users/get?id=${someone}`)).status).toBe(200);
   });
 
   it('streams what is published on the analytics channel: events, replay, heartbeats, disconnects', async () => {
@@ -362,12 +368,12 @@ describe('query service on the real stack', () => {
     const bare = await fetch(`${service.url}/users`);
     expect(bare.status).toBe(401);
     expect(await bare.json()).toMatchObject({ error: 'unauthorized' });
-    expect((await get(service, '/users', 'unknown-key-0123456789abcdef')).status).toBe(401);
-    const writer = await get<{ error: string }>(service, '/users', INGEST_KEY);
+    expect((await get(service, '/models/users/list', 'unknown-key-0123456789abcdef')).status).toBe(401);
+    const writer = await get<{ error: string }>(service, '/models/users/list', INGEST_KEY);
     expect(writer.status).toBe(403);
     expect(writer.body.error).toBe('forbidden');
     expect((await fetch(`${service.url}/stream`, { headers: { 'x-api-key': INGEST_KEY } })).status).toBe(403);
-    expect((await get(service, '/users')).status).toBe(200);
+    expect((await get(service, '/models/users/list')).status).toBe(200);
     expect((await fetch(`${service.url}/readyz`)).status).toBe(200);
   });
 });

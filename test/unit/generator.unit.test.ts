@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { eventCatalog } from '../helpers/shop.js';
-import { generateEvents, prng, zipfSampler, type GeneratedEvent } from '../../producers/generator.js';
+import { generateEvents, prng, zipfSampler, type GeneratedEvent } from '../../examples/shop/generator.js';
 
 const take = (seed: number, n: number, extra = {}): GeneratedEvent[] => [
   ...generateEvents({ seed, users: 200, ...extra }, n),

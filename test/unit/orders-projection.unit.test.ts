@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { WriteBatch } from '../../consumers/offset-fence.js';
-import { orderEventIssues, orderKeys, ordersProjection } from '../../consumers/projections/orders.js';
+import { orderKeys } from '../../examples/shop/keys.js';
+import { orderEventIssues, ordersProjection } from '../../examples/shop/projections/orders.js';
 import { ErrorCodes, isUnrecoverable } from '../../lib/errors.js';
 import { PartitionKeys } from '../../lib/redis-keys.js';
 import {

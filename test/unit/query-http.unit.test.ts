@@ -11,7 +11,7 @@ import { initLogger } from '../../lib/logger.js';
 import { encodeCursor } from '../../lib/read-models/cursor.js';
 import { fixedPartitionCounts, openReadModelSource } from '../../lib/read-models/source.js';
 import { buildQueryServer } from '../../query/server.js';
-import { shopCatalog } from '../helpers/shop.js';
+import { shopModels, shopCatalog } from '../helpers/shop.js';
 
 const READER = 'reader-key-0123456789abcdef';
 const WRITER = 'writer-key-0123456789abcdef';
@@ -32,7 +32,7 @@ async function setup(env: Record<string, string> = {}) {
     ...env,
   });
   const source = openReadModelSource(config, logger, { partitions: fixedPartitionCounts(3) });
-  const server = await buildQueryServer({ catalog: shopCatalog, config, logger, source });
+  const server = await buildQueryServer({ catalog: shopCatalog, models: shopModels, config, logger, source });
   closers.push(async () => {
     await server.app.close();
     await source.close();
@@ -45,19 +45,21 @@ async function setup(env: Record<string, string> = {}) {
 describe('query service: auth', () => {
   it('asks for a credential (401), refuses one without the query scope (403), takes the right one', async () => {
     const { get } = await setup();
-    const none = await get('/users', {});
+    const none = await get('/models/users/list', {});
     expect(none.statusCode).toBe(401);
     expect(none.headers['www-authenticate']).toContain('Bearer');
     expect(none.json()).toMatchObject({ error: 'unauthorized' });
-    expect((await get('/users', { 'x-api-key': 'wrong-key-0123456789abcdef' })).statusCode).toBe(401);
-    const writer = await get('/users', { 'x-api-key': WRITER });
+    expect((await get('/models/users/list', { 'x-api-key': 'wrong-key-0123456789abcdef' })).statusCode).toBe(
+      401,
+    );
+    const writer = await get('/models/users/list', { 'x-api-key': WRITER });
     expect(writer.statusCode).toBe(403);
     expect(writer.json()).toMatchObject({
       error: 'forbidden',
       message: 'this credential lacks the "query" scope',
     });
     // With the scope, the request gets as far as Redis (which is down here).
-    expect((await get('/users')).statusCode).toBe(503);
+    expect((await get('/models/users/list')).statusCode).toBe(503);
   });
 
   it('takes a JWT with the query scope and refuses one without', async () => {
@@ -68,11 +70,13 @@ describe('query service: auth', () => {
         .setSubject('analyst')
         .setExpirationTime('5m')
         .sign(new TextEncoder().encode(SECRET));
-    expect((await get('/users/u-1', { authorization: `Bearer ${await token('ingest')}` })).statusCode).toBe(
-      403,
-    );
     expect(
-      (await get('/users/u-1', { authorization: `Bearer ${await token('query ingest')}` })).statusCode,
+      (await get('/models/users/get?id=u-1', { authorization: `Bearer ${await token('ingest')}` }))
+        .statusCode,
+    ).toBe(403);
+    expect(
+      (await get('/models/users/get?id=u-1', { authorization: `Bearer ${await token('query ingest')}` }))
+        .statusCode,
     ).toBe(503);
   });
 
@@ -90,11 +94,12 @@ describe('query service: auth', () => {
       '/analytics/top-pages',
       '/analytics/unique-users',
       '/healthz',
+      '/models/orders/of-user',
+      '/models/user-count/total',
+      '/models/users/get',
+      '/models/users/list',
       '/readyz',
       '/stream',
-      '/users',
-      '/users/{id}',
-      '/users/{id}/orders',
     ]);
     expect((await get('/metrics', {})).body).toContain('tributary_http_requests_total');
   });
@@ -104,14 +109,17 @@ describe('query service: parameters', () => {
   it('answers 400 naming each bad parameter, never reaching Redis', async () => {
     const { get } = await setup();
     const cases: [string, string][] = [
-      ['/users?limit=0', 'querystring.limit'],
-      ['/users?limit=501', 'querystring.limit'],
-      ['/users?limit=ten', 'querystring.limit'],
-      ['/users?cursor=%21%21', 'querystring.cursor'],
-      [`/users?cursor=${encodeCursor('orders', ['v1', 1, 'o-1'])}`, 'querystring.cursor'],
-      ['/users/u-1/orders?cursor=garbage', 'querystring.cursor'],
-      [`/users/u-1/orders?cursor=${encodeCursor('orders', ['v1', 'x', 'o-1'])}`, 'querystring.cursor'],
-      ['/users/u-1/orders?limit=-3', 'querystring.limit'],
+      ['/models/users/list?limit=0', 'querystring.limit'],
+      ['/models/users/list?limit=501', 'querystring.limit'],
+      ['/models/users/list?limit=ten', 'querystring.limit'],
+      ['/models/users/list?cursor=%21%21', 'querystring.cursor'],
+      [`/models/users/list?cursor=${encodeCursor('orders', ['v1', 1, 'o-1'])}`, 'querystring.cursor'],
+      ['/models/orders/of-user?userId=u-1&cursor=garbage', 'querystring.cursor'],
+      [
+        `/models/orders/of-user?userId=u-1&cursor=${encodeCursor('orders', ['v1', 'x', 'o-1'])}`,
+        'querystring.cursor',
+      ],
+      ['/models/orders/of-user?userId=u-1&limit=-3', 'querystring.limit'],
       ['/analytics/counts?from=yesterday', 'querystring.from'],
       ['/analytics/counts?to=2026-02-30T00:00:00Z', 'querystring.to'],
       ['/analytics/revenue?from=now&to=now-1h', 'querystring.from'],
@@ -134,14 +142,24 @@ describe('query service: parameters', () => {
   it('answers 404 in the common error shape for unknown routes and methods', async () => {
     const { app, get } = await setup();
     expect((await get('/nope')).json()).toMatchObject({ error: 'not_found' });
-    const post = await app.inject({ method: 'POST', url: '/users', headers: { 'x-api-key': READER } });
+    const post = await app.inject({
+      method: 'POST',
+      url: '/models/users/list',
+      headers: { 'x-api-key': READER },
+    });
     expect(post.statusCode).toBe(404);
-    expect((await get(`/users/${'x'.repeat(300)}`)).statusCode).toBe(400);
+    expect((await get(`/models/users/get?id=${'x'.repeat(300)}`)).statusCode).toBe(400);
   });
 
   it('answers 503 with Retry-After, not 500, while Redis is unreachable', async () => {
     const { get } = await setup();
-    for (const url of ['/users', '/users/u-1', '/users/u-1/orders', '/analytics/counts', '/stream']) {
+    for (const url of [
+      '/models/users/list',
+      '/models/users/get?id=u-1',
+      '/models/orders/of-user?userId=u-1',
+      '/analytics/counts',
+      '/stream',
+    ]) {
       const res = await get(url);
       expect(res.statusCode, url).toBe(503);
       expect(res.headers['retry-after'], url).toBeDefined();
@@ -151,9 +169,9 @@ describe('query service: parameters', () => {
 
   it('rate-limits per credential with 429 in the same shape', async () => {
     const { get } = await setup({ TRIBUTARY_QUERY_RATE_LIMIT_PER_MINUTE: '2' });
-    await get('/users?limit=0');
-    await get('/users?limit=0');
-    const limited = await get('/users?limit=0');
+    await get('/models/users/list?limit=0');
+    await get('/models/users/list?limit=0');
+    const limited = await get('/models/users/list?limit=0');
     expect(limited.statusCode).toBe(429);
     expect(limited.json()).toMatchObject({ error: 'rate_limited' });
     expect(limited.headers['retry-after']).toBeDefined();

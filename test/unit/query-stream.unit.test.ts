@@ -13,7 +13,7 @@ import { initLogger } from '../../lib/logger.js';
 import { fixedPartitionCounts } from '../../lib/read-models/source.js';
 import { buildQueryServer } from '../../query/server.js';
 import { until } from '../helpers/until.js';
-import { shopCatalog } from '../helpers/shop.js';
+import { shopModels, shopCatalog } from '../helpers/shop.js';
 
 const logger = initLogger({ level: 'silent' });
 const KEYS = Array.from({ length: 5 }, (_, i) => `stream-key-${i}-0123456789abcdef`);
@@ -53,7 +53,7 @@ async function serve(env: Record<string, string>) {
     topicPrefix: config.topics.prefix,
     partitions: fixedPartitionCounts(3),
   };
-  const server = await buildQueryServer({ catalog: shopCatalog, config, logger, source });
+  const server = await buildQueryServer({ catalog: shopCatalog, models: shopModels, config, logger, source });
   await server.app.listen({ host: '127.0.0.1', port: 0 });
   closers.push(async () => {
     const closing = server.app.close();

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { WriteBatch } from '../../consumers/offset-fence.js';
-import { usersProjection } from '../../consumers/projections/users.js';
+import { usersProjection } from '../../examples/shop/projections/users.js';
 import type { AppliedRecord } from '../../consumers/runtime/types.js';
 import { ErrorCodes, isUnrecoverable } from '../../lib/errors.js';
 import { PartitionKeys } from '../../lib/redis-keys.js';

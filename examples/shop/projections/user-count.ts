@@ -4,14 +4,13 @@
  * unknown delete cannot skew it) and running totals of sign-ups and deletions. The count is the
  * sum over partitions of the set sizes (read with SCARD, merged by the reader).
  */
-import { userCountKeys, type PartitionKeys } from '../../lib/redis-keys.js';
-import type { WriteBatch } from '../offset-fence.js';
-import type { AppliedRecord, Projection } from '../runtime/types.js';
-import type { AnyEvent } from '../../examples/shop/generated/events.js';
+import { defineReader } from 'tributary';
+import { countUsers } from '../read-models/users.js';
+import { defineProjection, type AppliedRecord, type PartitionKeys, type WriteBatch } from 'tributary';
+import type { AnyEvent } from '../generated/events.js';
+import { userCountKeys } from '../keys.js';
 
-export { userCountKeys };
-
-export const userCountProjection: Projection<AnyEvent> = {
+export const userCountProjection = defineProjection<AnyEvent>({
   name: 'user-count',
   topics: ['users'],
   apply({ event }: AppliedRecord<AnyEvent>, w: WriteBatch, k: PartitionKeys): void {
@@ -23,4 +22,15 @@ export const userCountProjection: Projection<AnyEvent> = {
       w.command('HINCRBY', userCountKeys.totals(k), 'deleted', 1);
     }
   },
-};
+  readers: {
+    total: defineReader<Record<string, never>, { total: number | null }>({
+      description: 'The number of live users (null when the user-count projection has not run)',
+      answer: {
+        type: 'object',
+        required: ['total'],
+        properties: { total: { type: ['integer', 'null'] } },
+      },
+      read: async (_params, ctx) => ({ total: await countUsers(ctx) }),
+    }),
+  },
+});

@@ -11,14 +11,19 @@
  * - An email address without '@' (in `UserCreated`, or set by `UserUpdated`) breaks a business
  *   rule: the record can never be applied and goes to the dead-letter topic (`EVENT_INVALID`).
  */
-import { ErrorCodes, UnrecoverableError } from '../../lib/errors.js';
-import { userKeys, type PartitionKeys } from '../../lib/redis-keys.js';
-import type { WriteBatch } from '../offset-fence.js';
-import type { AppliedRecord, Projection } from '../runtime/types.js';
-import type { AnyEvent } from '../../examples/shop/generated/events.js';
-
-/** Key names of the users projection within one partition. */
-export { userKeys };
+import { defineReader, pageParams } from 'tributary';
+import { USERS_PAGE_SCHEMA, USER_SCHEMA } from '../read-models/schemas.js';
+import { listUsers, readUser, type UserView, type UsersPage } from '../read-models/users.js';
+import {
+  ErrorCodes,
+  UnrecoverableError,
+  defineProjection,
+  type AppliedRecord,
+  type PartitionKeys,
+  type WriteBatch,
+} from 'tributary';
+import type { AnyEvent } from '../generated/events.js';
+import { userKeys } from '../keys.js';
 
 /** The one business rule of the model; the address itself stays out of the message (personal data). */
 function checkEmail(email: string, type: string): void {
@@ -27,7 +32,7 @@ function checkEmail(email: string, type: string): void {
   }
 }
 
-export const usersProjection: Projection<AnyEvent> = {
+export const usersProjection = defineProjection<AnyEvent>({
   name: 'users',
   topics: ['users'],
   apply({ event, offset }: AppliedRecord<AnyEvent>, w: WriteBatch, k: PartitionKeys): void {
@@ -69,4 +74,23 @@ export const usersProjection: Projection<AnyEvent> = {
         return;
     }
   },
-};
+  readers: {
+    get: defineReader<{ id: string }, UserView>({
+      description: 'One user',
+      params: {
+        type: 'object',
+        required: ['id'],
+        properties: { id: { type: 'string', minLength: 1, maxLength: 256, description: 'The user id' } },
+      },
+      answer: USER_SCHEMA,
+      notFound: 'No such user (never created, or deleted).',
+      read: ({ id }, ctx) => readUser(ctx, id),
+    }),
+    list: defineReader<{ limit: number; cursor?: string }, UsersPage>({
+      description: 'List users (a page, in no particular order) and the total count',
+      params: { type: 'object', properties: pageParams() },
+      answer: USERS_PAGE_SCHEMA,
+      read: (page, ctx) => listUsers(ctx, page),
+    }),
+  },
+});

@@ -31,16 +31,29 @@
  * The query side (lib/read-models/orders.ts) finds a user's partition with Kafka's murmur2 over
  * the user id, as the producer did, and reads pages of their orders there.
  */
-import { ErrorCodes, UnrecoverableError } from '../../lib/errors.js';
-import { orderKeys } from '../../lib/redis-keys.js';
-import type { PartitionKeys } from '../../lib/redis-keys.js';
-import type { OrderCancelled, OrderPaid, OrderPlaced } from '../../examples/shop/generated/events.js';
-import type { WriteBatch } from '../offset-fence.js';
-import type { AppliedRecord, Projection } from '../runtime/types.js';
-import type { AnyEvent } from '../../examples/shop/generated/events.js';
+import { defineReader, pageParams } from 'tributary';
+import { readUserOrders, type OrderTotals } from '../read-models/orders.js';
+import { ORDERS_PAGE_SCHEMA } from '../read-models/schemas.js';
+import { readUser } from '../read-models/users.js';
 
-/** Key names of the orders projection within one partition (the layout is in lib/redis-keys.ts). */
-export { orderKeys };
+const NO_TOTALS: OrderTotals = {
+  placed: 0,
+  paid: 0,
+  cancelled: 0,
+  placedAmount: {},
+  paidAmount: {},
+  refundedAmount: {},
+};
+import {
+  ErrorCodes,
+  UnrecoverableError,
+  defineProjection,
+  type AppliedRecord,
+  type PartitionKeys,
+  type WriteBatch,
+} from 'tributary';
+import type { AnyEvent, OrderCancelled, OrderPaid, OrderPlaced } from '../generated/events.js';
+import { orderKeys } from '../keys.js';
 
 const CURRENCY = /^[A-Z]{3}$/;
 
@@ -180,7 +193,7 @@ function cancelled(d: OrderCancelled, offset: string, w: WriteBatch, k: Partitio
 }
 
 /** The orders-by-user projection: topic `orders`, its own consumer group (`tributary-orders…`). */
-export const ordersProjection: Projection<AnyEvent> = {
+export const ordersProjection = defineProjection<AnyEvent>({
   name: 'orders',
   topics: ['orders'],
   apply({ event, offset }: AppliedRecord<AnyEvent>, w: WriteBatch, k: PartitionKeys): void {
@@ -198,4 +211,26 @@ export const ordersProjection: Projection<AnyEvent> = {
         return;
     }
   },
-};
+  readers: {
+    'of-user': defineReader<{ userId: string; limit: number; cursor?: string }, object>({
+      description: "A user's orders, newest first, with status, and the user's totals",
+      params: {
+        type: 'object',
+        required: ['userId'],
+        properties: {
+          userId: { type: 'string', minLength: 1, maxLength: 256, description: 'The user id' },
+          ...pageParams(),
+        },
+      },
+      answer: ORDERS_PAGE_SCHEMA,
+      notFound: 'No such user and no orders of theirs.',
+      async read({ userId, ...page }, ctx) {
+        const found = await readUserOrders(ctx, userId, page);
+        if (found) return { userId, ...found };
+        // No orders: an empty page for a known user, nothing (404) for an unknown one.
+        if (!(await readUser(ctx.of('users'), userId))) return null;
+        return { userId, orders: [], totals: NO_TOTALS, nextCursor: null };
+      },
+    }),
+  },
+});

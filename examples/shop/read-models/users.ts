@@ -1,7 +1,8 @@
 /**
- * Readers of the users read model (consumers/projections/users.ts) and of the user count
- * (user-count.ts), for the query service and the CLI. Every read resolves the projection's current
- * key version first, so a rebuild's swap is followed at once.
+ * Readers of the users read model (projections/users.ts) and of the user count (user-count.ts),
+ * served by the query service at `/models/users/…` and printed by `tributary query users …`. The
+ * reader context resolves the projection's current key version per read, so a rebuild's swap is
+ * followed at once.
  *
  * Listing. User ids live in one set per partition of `users`, so a listing walks the partitions in
  * order with SSCAN. SSCAN's COUNT is a hint (a small set comes back whole), so to give pages of
@@ -14,14 +15,18 @@
  * rarely one is listed twice. A page may hold fewer than `limit` users (deleted meanwhile, or
  * many empty partitions); only `nextCursor: null` means the end.
  */
-import { partitionOf } from '../partitioner.js';
-import { userCountKeys, userKeys } from '../redis-keys.js';
-import { cursorInt, cursorString, decodeCursor, encodeCursor } from './cursor.js';
-import { ReadModelError, ReadModelErrorCodes } from './errors.js';
-import { currentVersion, topicOf, type ReadModelSource } from './source.js';
+import {
+  ReadModelError,
+  ReadModelErrorCodes,
+  cursorInt,
+  cursorString,
+  decodeCursor,
+  encodeCursor,
+  type ReaderContext,
+} from 'tributary';
+import { userCountKeys, userKeys } from '../keys.js';
 
 /** The projections and topic read here. */
-export const USERS_PROJECTION = 'users';
 export const USER_COUNT_PROJECTION = 'user-count';
 export const USERS_TOPIC = 'users';
 
@@ -65,29 +70,23 @@ function toView(h: Record<string, string>): UserView {
 }
 
 /** A user by id, or null when there is none (never created, deleted, or no users model yet). */
-export async function readUser(source: ReadModelSource, userId: string): Promise<UserView | null> {
-  const { keys, version } = await currentVersion(source, USERS_PROJECTION);
-  if (version === null) return null;
-  const topic = topicOf(source, USERS_TOPIC);
-  const partitions = await source.partitions.count(topic);
-  if (partitions === 0) return null;
-  const k = keys.partition(version, topic, partitionOf(userId, partitions));
-  const h = await source.redis.hgetall(userKeys.user(k, userId));
+export async function readUser(ctx: ReaderContext, userId: string): Promise<UserView | null> {
+  const k = await ctx.partition(USERS_TOPIC, userId);
+  if (k === null) return null;
+  const h = await ctx.redis.hgetall(userKeys.user(k, userId));
   return h.userId === undefined ? null : toView(h);
 }
 
 /**
  * The number of live users: the sum over partitions of the user-count projection's id sets, or
- * null when that projection never ran.
+ * null when that projection never ran. `ctx` is the user-count projection's context.
  */
-export async function countUsers(source: ReadModelSource): Promise<number | null> {
-  const { keys, version } = await currentVersion(source, USER_COUNT_PROJECTION);
-  if (version === null) return null;
-  const topic = topicOf(source, USERS_TOPIC);
-  const partitions = await source.partitions.count(topic);
-  if (partitions === 0) return 0;
-  const pipeline = source.redis.pipeline();
-  for (let p = 0; p < partitions; p++) pipeline.scard(userCountKeys.ids(keys.partition(version, topic, p)));
+export async function countUsers(ctx: ReaderContext): Promise<number | null> {
+  if ((await ctx.version()) === null) return null;
+  const partitions = await ctx.partitions(USERS_TOPIC);
+  if (partitions.length === 0) return 0;
+  const pipeline = ctx.redis.pipeline();
+  for (const k of partitions) pipeline.scard(userCountKeys.ids(k));
   let total = 0;
   for (const [err, n] of (await pipeline.exec()) ?? []) {
     if (err) throw err;
@@ -136,15 +135,12 @@ function decodePosition(cursor: string): { version: string; position: Position }
  *   rebuilt since the cursor was issued.
  */
 export async function listUsers(
-  source: ReadModelSource,
+  ctx: ReaderContext,
   page: { readonly limit: number; readonly cursor?: string | undefined },
 ): Promise<UsersPage> {
   const limit = Math.max(1, Math.trunc(page.limit));
   const given = page.cursor === undefined ? undefined : decodePosition(page.cursor);
-  const [{ keys, version }, total] = await Promise.all([
-    currentVersion(source, USERS_PROJECTION),
-    countUsers(source),
-  ]);
+  const [version, total] = await Promise.all([ctx.version(), countUsers(ctx.of(USER_COUNT_PROJECTION))]);
   if (given && given.version !== version) {
     throw new ReadModelError(
       ReadModelErrorCodes.CURSOR_EXPIRED,
@@ -152,8 +148,8 @@ export async function listUsers(
     );
   }
   if (version === null) return { users: [], total, nextCursor: null };
-  const topic = topicOf(source, USERS_TOPIC);
-  const partitions = await source.partitions.count(topic);
+  const keysOf = await ctx.partitions(USERS_TOPIC);
+  const partitions = keysOf.length;
   let position: Position = given?.position ?? {
     partition: 0,
     scan: '0',
@@ -171,8 +167,8 @@ export async function listUsers(
     position.partition < partitions && found.length < limit && scans < MAX_SCANS_PER_PAGE;
     scans++
   ) {
-    const k = keys.partition(version, topic, position.partition);
-    const [next, batch] = await source.redis.sscan(userKeys.ids(k), position.scan, 'COUNT', position.count);
+    const k = keysOf[position.partition]!;
+    const [next, batch] = await ctx.redis.sscan(userKeys.ids(k), position.scan, 'COUNT', position.count);
     let members = [...new Set(batch)].sort();
     const { after } = position;
     if (after !== null && next === position.next) members = members.filter((id) => id > after);
@@ -198,10 +194,8 @@ export async function listUsers(
 
   const users: UserView[] = [];
   if (found.length > 0) {
-    const reads = source.redis.pipeline();
-    for (const { id, partition } of found) {
-      reads.hgetall(userKeys.user(keys.partition(version, topic, partition), id));
-    }
+    const reads = ctx.redis.pipeline();
+    for (const { id, partition } of found) reads.hgetall(userKeys.user(keysOf[partition]!, id));
     for (const [err, h] of (await reads.exec()) ?? []) {
       if (err) throw err;
       const hash = h as Record<string, string>;

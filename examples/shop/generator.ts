@@ -1,18 +1,14 @@
 /**
- * The synthetic load generator: realistic, deterministic streams of Tributary events. Users are
+ * The shop's synthetic load generator: realistic, deterministic streams of its events. Users are
  * created before anything else of theirs happens; page popularity follows a Zipf law; visitors
  * browse in sessions; orders are placed, then paid or cancelled; a set fraction of page views
  * arrive out of order (a little behind the stream) or late (far behind it). The same seed gives
  * the same stream, byte for byte, so tests can compute oracles and the bench can repeat runs.
  */
-import { createEvent } from '../schemas/catalog.js';
-import type {
-  AnyEvent as TributaryEvent,
-  EventType,
-  OrderLineItem,
-  UserPlan,
-} from '../examples/shop/generated/events.js';
-import type { GeneratorOptions as CommonOptions } from './event-generator.js';
+import { createEvent, prng, zipfSampler, type GeneratorOptions as CommonOptions } from 'tributary';
+import type { AnyEvent as TributaryEvent, EventType, OrderLineItem, UserPlan } from './generated/events.js';
+
+export { prng, zipfSampler };
 
 export interface GeneratorOptions extends CommonOptions {
   /** Distinct users. Default 1000. */
@@ -41,39 +37,6 @@ export type Timeliness = 'on-time' | 'out-of-order' | 'late';
 export interface GeneratedEvent {
   readonly event: TributaryEvent;
   readonly timeliness: Timeliness;
-}
-
-/** mulberry32: a small, fast, well-distributed 32-bit PRNG; deterministic for a seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** A sampler of ranks 1..n with P(k) ∝ 1/k^s, by binary search over the cumulative weights. */
-export function zipfSampler(n: number, s: number, random: () => number): () => number {
-  const cdf = new Float64Array(n);
-  let total = 0;
-  for (let k = 1; k <= n; k++) {
-    total += 1 / k ** s;
-    cdf[k - 1] = total;
-  }
-  return () => {
-    const x = random() * total;
-    let lo = 0;
-    let hi = n - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (cdf[mid]! < x) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo + 1;
-  };
 }
 
 /** A deterministic UUID-shaped id (v4 layout) drawn from the PRNG. */

@@ -1,19 +1,23 @@
 /**
- * Reader of the orders-by-user read model (consumers/projections/orders.ts, layout in
- * lib/redis-keys.ts `orderKeys`) for the query service and the CLI. `orders` is keyed by user id,
- * so a user's orders and totals sit in one partition, found from the id ({@link partitionOf}).
+ * Reader of the orders-by-user read model (projections/orders.ts, layout in keys.ts `orderKeys`),
+ * served at `/models/orders/of-user`. `orders` is keyed by user id, so a user's orders and totals
+ * sit in one partition, found from the id (`ctx.partition`).
  *
  * Pages are newest first (by `placedAt`, event time; ties by order id, descending). The cursor is
  * a position, (`placedAt`, order id) of the last order served, so orders placed meanwhile neither
  * repeat nor shift a page; it also names the key version, and a rebuild since makes it expire.
  */
-import { partitionOf } from '../partitioner.js';
-import { orderKeys } from '../redis-keys.js';
-import { cursorInt, cursorString, decodeCursor, encodeCursor } from './cursor.js';
-import { ReadModelError, ReadModelErrorCodes } from './errors.js';
-import { currentVersion, topicOf, type ReadModelSource } from './source.js';
+import {
+  ReadModelError,
+  ReadModelErrorCodes,
+  cursorInt,
+  cursorString,
+  decodeCursor,
+  encodeCursor,
+  type ReaderContext,
+} from 'tributary';
+import { orderKeys } from '../keys.js';
 
-export const ORDERS_PROJECTION = 'orders';
 export const ORDERS_TOPIC = 'orders';
 
 export type OrderStatus = 'PLACED' | 'PAID' | 'CANCELLED';
@@ -127,7 +131,7 @@ function pairs(flat: readonly string[]): [id: string, placedAt: string][] {
  * @throws {@link ReadModelError} `invalid_cursor`, or `cursor_expired` after a rebuild.
  */
 export async function readUserOrders(
-  source: ReadModelSource,
+  ctx: ReaderContext,
   userId: string,
   page: { readonly limit: number; readonly cursor?: string | undefined },
 ): Promise<UserOrdersPage | null> {
@@ -141,22 +145,19 @@ export async function readUserOrders(
       orderId: cursorString(orderId),
     };
   }
-  const { keys, version } = await currentVersion(source, ORDERS_PROJECTION);
+  const version = await ctx.version();
   if (after && after.version !== version) {
     throw new ReadModelError(
       ReadModelErrorCodes.CURSOR_EXPIRED,
       'the orders read model was rebuilt since this cursor was issued: list again from the start',
     );
   }
-  if (version === null) return null;
-  const topic = topicOf(source, ORDERS_TOPIC);
-  const partitions = await source.partitions.count(topic);
-  if (partitions === 0) return null;
-  const k = keys.partition(version, topic, partitionOf(userId, partitions));
+  const k = await ctx.partition(ORDERS_TOPIC, userId);
+  if (version === null || k === null) return null;
   const list = orderKeys.userOrders(k, userId);
 
   // One MULTI: the totals and the page's ids are one consistent snapshot.
-  const tx = source.redis.multi().hgetall(orderKeys.totals(k, userId)).zcard(list);
+  const tx = ctx.redis.multi().hgetall(orderKeys.totals(k, userId)).zcard(list);
   if (after) {
     // Orders at the cursor's own time that sort after it (smaller ids), then the older ones.
     tx.zrange(list, after.placedAt, after.placedAt, 'BYSCORE', 'REV', 'WITHSCORES');
@@ -177,7 +178,7 @@ export async function readUserOrders(
 
   let orders: OrderView[] = [];
   if (shown.length > 0) {
-    const reads = source.redis.pipeline();
+    const reads = ctx.redis.pipeline();
     for (const [orderId] of shown) reads.hgetall(orderKeys.order(k, orderId));
     orders = exec<Record<string, string>[]>(await reads.exec())
       .filter((h) => h.orderId !== undefined)
