@@ -9,7 +9,9 @@ import type { Projection } from '../consumers/runtime/types.js';
 import { ErrorCodes, TributaryError, isTributaryError } from '../lib/errors.js';
 import { EventCatalog } from '../schemas/catalog.js';
 import type { CodegenTarget } from '../schemas/codegen.js';
+import type { BridgeDefinition } from '../producers/bridge.js';
 import type { EventGenerator } from '../producers/event-generator.js';
+import type { IngestRoutes } from '../producers/http/route-kit.js';
 import type { AppDefinition } from './define.js';
 
 /** An app, loaded and checked. */
@@ -24,6 +26,9 @@ export interface App {
   readonly projections: ReadonlyMap<string, Projection>;
   readonly codegen: CodegenTarget;
   readonly generator: EventGenerator | undefined;
+  readonly ingestRoutes: IngestRoutes | undefined;
+  /** Its bridges by name. */
+  readonly bridges: ReadonlyMap<string, BridgeDefinition>;
 }
 
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9._-]*$/;
@@ -55,6 +60,21 @@ const appSchema = z
     topics: z.array(topicSchema).min(1),
     projections: z.array(projectionSchema).optional(),
     generator: z.custom<EventGenerator>((v) => typeof v === 'function', 'expected a function').optional(),
+    ingestRoutes: z.custom<IngestRoutes>((v) => typeof v === 'function', 'expected a function').optional(),
+    bridges: z
+      .array(
+        z
+          .object({
+            name: z.string().regex(NAME, 'letters, digits, ".", "_" or "-", starting with a letter or digit'),
+            from: z.string().min(1),
+            upcast: z.custom<BridgeDefinition['upcast']>(
+              (v) => typeof v === 'function',
+              'expected a function',
+            ),
+          })
+          .strict(),
+      )
+      .optional(),
     codegen: z
       .object({ out: z.string().min(1).optional() })
       .strict()
@@ -107,8 +127,22 @@ export function resolveApp(definition: unknown, file: string, root = path.dirnam
     });
     projections.set(p.name, p as Projection);
   });
+  const bridges = new Map<string, BridgeDefinition>();
+  (def.bridges ?? []).forEach((b, i) => {
+    if (bridges.has(b.name)) throw appError(file, `bridges[${i}]: a second bridge named ${b.name}`);
+    const from = catalog.topic(b.from);
+    if (!from) throw appError(file, `bridges[${i}].from: topic ${JSON.stringify(b.from)} is not declared`);
+    if (from.events.length > 0) {
+      throw appError(
+        file,
+        `bridges[${i}].from: topic ${b.from} carries events; a bridge reads a topic of other records`,
+      );
+    }
+    bridges.set(b.name, b);
+  });
   return {
     name: def.name,
+    bridges,
     file,
     root,
     catalog,
@@ -118,5 +152,6 @@ export function resolveApp(definition: unknown, file: string, root = path.dirnam
       outFile: path.resolve(root, def.codegen?.out ?? 'generated/events.ts'),
     },
     generator: def.generator,
+    ingestRoutes: def.ingestRoutes,
   };
 }

@@ -25,7 +25,9 @@
  * ```
  */
 import type { Projection } from '../consumers/runtime/types.js';
+import type { BridgeDefinition } from '../producers/bridge.js';
 import type { EventGenerator } from '../producers/event-generator.js';
+import type { IngestRoutes } from '../producers/http/route-kit.js';
 import type { AppEvent, TopicDeclaration } from '../schemas/catalog.js';
 
 /** What a `tributary.config.ts` exports by default. */
@@ -39,6 +41,10 @@ export interface AppDefinition {
   /** Its projections, each its own consumer group, fenced by its own offsets in Redis. */
   // Method bivariance lets a projection of the app's own event union stand here.
   readonly projections?: readonly Projection<never>[];
+  /** Upcasters of untyped records on topics of the app's into its events (`tributary bridge`). */
+  readonly bridges?: readonly BridgeDefinition[];
+  /** Routes of the app's own on the HTTP ingestion service, beside `/events` (see IngestRouteKit). */
+  readonly ingestRoutes?: IngestRoutes;
   /** A deterministic stream of the app's events, for `tributary generate`, the demo and the bench. */
   readonly generator?: EventGenerator;
   /** Where `tributary codegen` writes the event types, relative to the config file. */

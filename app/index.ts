@@ -30,6 +30,12 @@ export {
 export type { ErrorCode } from '../lib/errors.js';
 export { Publisher } from '../producers/publisher.js';
 export type { EventGenerator, GeneratorOptions } from '../producers/event-generator.js';
+export type { IngestRouteKit, IngestRoutes } from '../producers/http/route-kit.js';
+export type { FieldError } from '../producers/http/http-error.js';
+export { defineBridge } from '../producers/bridge.js';
+export type { BridgeDefinition, BridgeSource, UpcastResult } from '../producers/bridge.js';
+export { createLegacyProducer } from '../producers/legacy-producer.js';
+export type { LegacyMessage, LegacyProducer } from '../producers/legacy-producer.js';
 export type { PublishResult, PublisherOptions } from '../producers/publisher.js';
 export { loadConfig } from '../lib/config.js';
 export type { TributaryConfig } from '../lib/config.js';

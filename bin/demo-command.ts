@@ -12,6 +12,8 @@ import { printPlan, printStatus, runTopicProvisioning, type CliContext } from '.
 import { stackUp } from '../infra/stack/stack.js';
 import { createMetricsRegistry } from '../lib/metrics.js';
 import { printIngestBanner } from '../producers/http/ingest-command.js';
+import { createProducer } from '../lib/engines/index.js';
+import { startBridge } from '../producers/bridge.js';
 import { startIngestService } from '../producers/http/service.js';
 import { publishPaced } from '../producers/paced-publish.js';
 import { startQueryService } from '../query/service.js';
@@ -37,7 +39,12 @@ export function registerDemoCommand(program: Command, ctx: CliContext): void {
       console.log('');
       printStatus(rows);
 
-      const ingest = await startIngestService({ catalog: app.catalog, config, logger });
+      const ingest = await startIngestService({
+        catalog: app.catalog,
+        appRoutes: app.ingestRoutes,
+        config,
+        logger,
+      });
       const query = await startQueryService({
         catalog: app.catalog,
         models: [...app.projections.values()],
@@ -52,6 +59,21 @@ export function registerDemoCommand(program: Command, ctx: CliContext): void {
         [...app.projections.values()],
         new ConsumerMetrics(registry),
       );
+      // The app's bridges publish through the ingestion service's publisher.
+      const deadLetters = createProducer(config, logger);
+      await deadLetters.connect();
+      const bridges = await Promise.all(
+        [...app.bridges.values()].map((bridge) =>
+          startBridge({
+            bridge,
+            catalog: app.catalog,
+            config,
+            logger,
+            publisher: ingest.publisher,
+            deadLetters,
+          }),
+        ),
+      );
       const health =
         config.consumer.httpPort > 0
           ? await startHealthServer({
@@ -63,8 +85,12 @@ export function registerDemoCommand(program: Command, ctx: CliContext): void {
           : undefined;
 
       console.log('');
-      printIngestBanner(ingest);
+      printIngestBanner(ingest, app);
       console.log(`Projections: ${live.map((l) => l.current.groupId).join(', ')}`);
+      if (bridges.length > 0) {
+        const topics = [...app.bridges.values()].map((b) => `${config.topics.prefix}${b.from}`);
+        console.log(`Bridges: ${[...app.bridges.keys()].join(', ')} (from ${topics.join(', ')})`);
+      }
       if (health)
         console.log(
           `Consumer metrics: http://${config.consumer.httpHost}:${config.consumer.httpPort}/metrics`,
@@ -111,6 +137,8 @@ export function registerDemoCommand(program: Command, ctx: CliContext): void {
       process.off('SIGTERM', onSignal);
       await health?.close();
       await Promise.all(live.map((l) => l.stop()));
+      await Promise.all(bridges.map((b) => b.stop()));
+      await deadLetters.disconnect();
       await ingest.close();
       await query.close();
       console.log(`Demo stopped: ${sent} events generated.`);

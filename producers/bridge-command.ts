@@ -1,40 +1,56 @@
-/** CLI: `tributary bridge` runs the legacy JSON → typed `UserCreated` bridge until SIGTERM/SIGINT. */
+/** CLI: `tributary bridge [names…]` runs the app's bridges until SIGTERM/SIGINT. */
 import type { Command } from 'commander';
 import { ensureTopics, type CliContext } from '../infra/stack-command.js';
 import { createProducer } from '../lib/engines/index.js';
-import { startLegacyBridge } from './legacy-bridge.js';
+import { startBridge } from './bridge.js';
 import { Publisher } from './publisher.js';
 
 export function registerBridgeCommand(program: Command, ctx: CliContext): void {
   program
     .command('bridge')
-    .description('upcast old JSON records on `user-created` to typed UserCreated events on `users`')
-    .action(async () => {
+    .description(
+      "upcast untyped records on the app's bridged topics to its typed events (the shop: user-created JSON → UserCreated)",
+    )
+    .argument('[bridges...]', "which of the app's bridges; default all")
+    .action(async (names: string[]) => {
       const config = ctx.config();
       const logger = ctx.logger();
-      await ensureTopics(ctx);
       const app = await ctx.app();
-      if (!app.catalog.isEventType('UserCreated')) {
-        throw new Error(`the bridge publishes UserCreated, which the app ${app.name} has no event for`);
+      if (app.bridges.size === 0) throw new Error(`the app ${app.name} (${app.file}) declares no bridges`);
+      const wanted = names.length > 0 ? names : [...app.bridges.keys()];
+      for (const n of wanted) {
+        if (!app.bridges.has(n)) {
+          throw new Error(
+            `unknown bridge ${JSON.stringify(n)}; one of ${[...app.bridges.keys()].join(', ')}`,
+          );
+        }
       }
+      await ensureTopics(ctx);
       const publisher = await Publisher.create(app.catalog, config, logger);
       const deadLetters = createProducer(config, logger);
       await deadLetters.connect();
-      const bridge = await startLegacyBridge({
-        catalog: app.catalog,
-        config,
-        logger,
-        publisher,
-        deadLetters,
-      });
-      console.log('bridge running; Ctrl-C to stop');
+      const running = await Promise.all(
+        wanted.map((n) =>
+          startBridge({
+            bridge: app.bridges.get(n)!,
+            catalog: app.catalog,
+            config,
+            logger,
+            publisher,
+            deadLetters,
+          }),
+        ),
+      );
+      console.log(`bridging: ${wanted.join(', ')}; Ctrl-C to stop`);
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);
       });
-      await bridge.stop();
+      await Promise.all(running.map((b) => b.stop()));
       await publisher.close();
       await deadLetters.disconnect();
-      console.log(`upcast ${bridge.stats.upcast}, dead-lettered ${bridge.stats.deadLettered}`);
+      running.forEach((b, i) =>
+        console.log(`${wanted[i]}: upcast ${b.stats.upcast}, dead-lettered ${b.stats.deadLettered}`),
+      );
     });
 }

@@ -139,7 +139,7 @@ export function registerProduceCommands(program: Command, ctx: CliContext): void
     .addHelpText(
       'after',
       '\nExamples:\n' +
-        '  tributary produce UserCreated --userId u1 --email ada@example.com --name Ada --plan PRO --country GB\n' +
+        '  tributary produce InvoiceIssued --invoiceId i-1 --customerId c-7 --amount 1999   # one field per flag\n' +
         '  tributary produce --file events.ndjson\n' +
         '  tributary generate --count 1000 --ndjson | tributary produce --file -',
     )

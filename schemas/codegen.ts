@@ -14,7 +14,7 @@
  */
 import { readFile, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import * as prettier from 'prettier';
+import type * as Prettier from 'prettier';
 import { ErrorCodes, TributaryError } from '../lib/errors.js';
 import { readAvscDir } from './avro-schema.js';
 import type { AvroComplexSchema, AvroField, AvroSchema, AvscFile } from './avro-schema.js';
@@ -217,15 +217,31 @@ export interface CodegenTarget {
   readonly outFile: string;
 }
 
-/** Reads the `.avsc` files and returns the formatted contents of the generated file. */
+/**
+ * Prettier, when it can be loaded: a development dependency of this repository, not a dependency
+ * of the package, so an app that installed Tributary has it only if it installed it itself.
+ */
+async function loadPrettier(): Promise<typeof Prettier | null> {
+  try {
+    return await import('prettier');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') return null;
+    throw err;
+  }
+}
+
+/**
+ * Reads the `.avsc` files and returns the contents of the generated file, formatted with Prettier
+ * and the config that applies to it when Prettier is installed, as rendered otherwise.
+ */
 export async function generateEventTypes(target: CodegenTarget): Promise<string> {
-  const options = (await prettier.resolveConfig(target.outFile)) ?? {};
   const source =
     path.relative(path.dirname(target.outFile), target.schemaDir).split(path.sep).join('/') || '.';
-  return prettier.format(renderEventTypes(readAvscDir(target.schemaDir), source), {
-    ...options,
-    filepath: target.outFile,
-  });
+  const code = renderEventTypes(readAvscDir(target.schemaDir), source);
+  const prettier = await loadPrettier();
+  if (!prettier) return code;
+  const options = (await prettier.resolveConfig(target.outFile)) ?? {};
+  return prettier.format(code, { ...options, filepath: target.outFile });
 }
 
 /**

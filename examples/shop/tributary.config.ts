@@ -6,6 +6,8 @@
  */
 import { analyticsProjection, defineApp } from 'tributary';
 import { generateEvents } from './generator.js';
+import { registerUserRoutes } from './ingest-routes.js';
+import { legacyUserBridge } from './legacy-bridge.js';
 import { ordersProjection } from './projections/orders.js';
 import { userCountProjection } from './projections/user-count.js';
 import { usersProjection } from './projections/users.js';
@@ -28,4 +30,9 @@ export default defineApp({
   ],
   projections: [usersProjection, userCountProjection, ordersProjection, analyticsProjection],
   generator: generateEvents,
+  // POST /users, PATCH /users/:id, DELETE /users/:id on the ingestion service.
+  ingestRoutes: registerUserRoutes,
+  // The old `producer.send({ topic: 'user-created', messages: [JSON.stringify(…)] })` snippet's
+  // users show up in the users model through this.
+  bridges: [legacyUserBridge],
 });

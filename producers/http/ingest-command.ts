@@ -6,6 +6,7 @@
  */
 import path from 'node:path';
 import type { Command } from 'commander';
+import type { App } from '../../app/app.js';
 import type { CliContext } from '../../infra/stack-command.js';
 import { parsePort, runUntilSignal } from '../../lib/http/service.js';
 import { initLogger } from '../../lib/logger.js';
@@ -13,10 +14,11 @@ import { startIngestService } from './service.js';
 import type { IngestService } from './service.js';
 
 /** Prints where the service listens and how to call it (the development key, when one is in use) to stderr. */
-export function printIngestBanner(service: IngestService): void {
+export function printIngestBanner(service: IngestService, app: App): void {
+  const own = service.appRoutes;
   const lines = [
-    `Tributary ingestion service on ${service.url}`,
-    `  POST /events, /events/batch, /users; PATCH, DELETE /users/:id`,
+    `Tributary ingestion service on ${service.url} (app ${app.name}: ${app.catalog.types.join(', ')})`,
+    `  POST /events, /events/batch${own.length > 0 ? `; ${own.join('; ')}` : ''}`,
     `  OpenAPI ${service.url}/openapi.json · metrics ${service.url}/metrics · /healthz · /readyz`,
   ];
   const dev = service.auth.devKey;
@@ -29,7 +31,7 @@ export function printIngestBanner(service: IngestService): void {
       `    ${dev.key}`,
       '  try:',
       `    curl -sS ${service.url}/events -H "X-API-Key: $(cat ${file})" -H 'content-type: application/json' \\`,
-      `      -d '{"type":"UserCreated","data":{"userId":"u-1","email":"ada@example.com","name":"Ada","plan":"FREE","country":"GB"}}'`,
+      `      -d '{"type":"${app.catalog.types[0] ?? '<EventType>'}","data":{…}}'   # fields: ${service.url}/openapi.json`,
     );
   } else {
     lines.push(`  credentials: ${service.authenticator.methods.join(', ')}`);
@@ -47,14 +49,16 @@ export function registerIngestCommand(program: Command, ctx: CliContext): void {
     .action(async (opts: { host?: string; port?: number }) => {
       const config = ctx.config();
       const logger = initLogger({ level: config.logLevel, destination: 1 });
+      const app = await ctx.app();
       const service = await startIngestService({
-        catalog: (await ctx.app()).catalog,
+        catalog: app.catalog,
+        appRoutes: app.ingestRoutes,
         config,
         logger,
         ...(opts.host === undefined ? {} : { host: opts.host }),
         ...(opts.port === undefined ? {} : { port: opts.port }),
       });
-      printIngestBanner(service);
+      printIngestBanner(service, app);
       await runUntilSignal(service, logger);
     });
 }

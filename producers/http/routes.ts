@@ -5,7 +5,7 @@
  *
  * - `POST /events`: one `{ type, data }` envelope.
  * - `POST /events/batch`: a JSON array of envelopes, or NDJSON (`application/x-ndjson`).
- * - the shop's resource routes (user-routes.ts), for an app whose catalog has its user events.
+ * - the app's own routes (`defineApp({ ingestRoutes })`, written with route-kit.ts).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ErrorCodes, hasCode } from '../../lib/errors.js';
@@ -19,7 +19,7 @@ import { HttpError, HttpErrorCodes, invalidEvents } from './http-error.js';
 import type { IngestMetrics } from './ingest-metrics.js';
 import { anyEnvelopeSchema } from './openapi.js';
 import { ingestRoute } from './route-options.js';
-import { hasUserEvents, registerUserRoutes } from './user-routes.js';
+import { ingestRouteKit, type IngestRoutes } from './route-kit.js';
 
 /** What the routes need of a publisher: the {@link Publisher}'s batch call. */
 export type IngestPublisher = Pick<Publisher, 'publishBatch'>;
@@ -33,13 +33,15 @@ export interface IngestRoutesOptions {
   /** `config.events.maxClockSkewMs`: an `occurredAt` further ahead of now is a 400. */
   readonly maxClockSkewMs: number;
   readonly logger: Logger;
+  /** The app's own routes. */
+  readonly appRoutes?: IngestRoutes | undefined;
 }
 
 /** Seconds a client should wait before retrying after a 503. */
 export const RETRY_AFTER_SECONDS = 5;
 
-/** Registers the ingestion routes on `app`. */
-export function registerIngestRoutes(app: FastifyInstance, options: IngestRoutesOptions): void {
+/** Registers the ingestion routes on `app`; returns the app's own (`METHOD /path`). */
+export function registerIngestRoutes(app: FastifyInstance, options: IngestRoutesOptions): string[] {
   const { catalog, publisher, metrics, batchMaxEvents, maxClockSkewMs, logger } = options;
   const clock = (): EventClock => ({ now: Date.now(), maxClockSkewMs });
 
@@ -138,5 +140,13 @@ export function registerIngestRoutes(app: FastifyInstance, options: IngestRoutes
     },
   );
 
-  if (hasUserEvents(catalog)) registerUserRoutes(app, { catalog, publish, clock });
+  const own: string[] = [];
+  if (options.appRoutes) {
+    app.addHook('onRoute', (route) => {
+      const methods = [route.method].flat().filter((m) => m !== 'HEAD');
+      if (methods.length > 0) own.push(`${methods.join(', ')} ${route.url}`);
+    });
+    options.appRoutes(ingestRouteKit(app, catalog, publish, clock));
+  }
+  return own;
 }

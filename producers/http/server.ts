@@ -29,12 +29,15 @@ import { swaggerOptions } from './openapi.js';
 import { Readiness, brokerProbe, registryProbe } from './readiness.js';
 import type { EventCatalog } from '../../schemas/catalog.js';
 import type { ReadinessProbe } from './readiness.js';
+import type { IngestRoutes } from './route-kit.js';
 import { registerIngestRoutes } from './routes.js';
 import type { IngestPublisher } from './routes.js';
 
 export interface IngestServerOptions {
   /** The app's events: what the routes take and the OpenAPI document describes. */
   readonly catalog: EventCatalog;
+  /** The app's own routes (`defineApp({ ingestRoutes })`). */
+  readonly appRoutes?: IngestRoutes | undefined;
   readonly config: TributaryConfig;
   readonly logger: Logger;
   /** The process's {@link Publisher} (owned by the caller, who closes it after the server). */
@@ -55,6 +58,8 @@ export interface IngestServer {
   readonly metrics: IngestMetrics;
   readonly registry: Registry;
   readonly authenticator: Authenticator;
+  /** The app's own routes (`METHOD /path`), beside `/events` and `/events/batch`. */
+  readonly appRoutes: readonly string[];
 }
 
 /** Maps Fastify's own errors (body parsing, schema validation) to our codes. */
@@ -140,8 +145,9 @@ export async function buildIngestServer(options: IngestServerOptions): Promise<I
     },
   });
 
-  registerIngestRoutes(app, {
+  const appRoutes = registerIngestRoutes(app, {
     catalog: options.catalog,
+    appRoutes: options.appRoutes,
     publisher,
     metrics,
     batchMaxEvents: settings.batchMaxEvents,
@@ -152,5 +158,5 @@ export async function buildIngestServer(options: IngestServerOptions): Promise<I
     await readiness.close();
   });
   await app.ready();
-  return { app, metrics, registry, authenticator };
+  return { app, metrics, registry, authenticator, appRoutes };
 }

@@ -11,12 +11,15 @@ import type { Logger } from '../../lib/logger.js';
 import type { EventCatalog } from '../../schemas/catalog.js';
 import { Publisher } from '../publisher.js';
 import type { PublisherOptions } from '../publisher.js';
+import type { IngestRoutes } from './route-kit.js';
 import { buildIngestServer } from './server.js';
 import type { IngestServer } from './server.js';
 
 export interface IngestServiceOptions {
   /** The app's events. */
   readonly catalog: EventCatalog;
+  /** The app's own routes (`defineApp({ ingestRoutes })`). */
+  readonly appRoutes?: IngestRoutes | undefined;
   readonly config: TributaryConfig;
   readonly logger: Logger;
   /** Default `config.ingest.host`. */
@@ -43,6 +46,7 @@ export async function startIngestService(options: IngestServiceOptions): Promise
   try {
     server = await buildIngestServer({
       catalog: options.catalog,
+      appRoutes: options.appRoutes,
       config,
       logger: options.logger,
       publisher,

@@ -14,7 +14,7 @@ import {
   schemathesisInstalled,
 } from '../helpers/schemathesis.js';
 import { cleanupTopics, testAdmin, testConfig, testLogger, uid } from '../helpers/stack.js';
-import { shopCatalog } from '../helpers/shop.js';
+import { shopApp, shopCatalog } from '../helpers/shop.js';
 
 /** Test cases per operation and phase; the run stays well under a minute on two cores. */
 const MAX_EXAMPLES = process.env.TRIBUTARY_FUZZ_EXAMPLES ?? '25';
@@ -32,6 +32,7 @@ describe('ingestion API under schemathesis', () => {
     await provisionTopics(admin, testLogger(), desiredTopics(config, shopCatalog));
     const service = await startIngestService({
       catalog: shopCatalog,
+      appRoutes: shopApp.ingestRoutes,
       config,
       logger: testLogger(),
       host: '127.0.0.1',

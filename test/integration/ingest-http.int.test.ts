@@ -16,7 +16,7 @@ import type { IngestService } from '../../producers/http/service.js';
 import { EventCodec } from '../../schemas/codec.js';
 import { createSchemaRegistryClient } from '../../schemas/registry.js';
 import { cleanupTopics, testAdmin, testConfig, testLogger, uid } from '../helpers/stack.js';
-import { shopCatalog } from '../helpers/shop.js';
+import { shopApp, shopCatalog } from '../helpers/shop.js';
 
 const WRITER = `writer-${uid()}-0123456789`;
 const READER = `reader-${uid()}-0123456789`;
@@ -41,6 +41,7 @@ async function setup(env: Record<string, string> = {}): Promise<{
   await provisionTopics(admin, testLogger(), desiredTopics(config, shopCatalog));
   const service = await startIngestService({
     catalog: shopCatalog,
+    appRoutes: shopApp.ingestRoutes,
     config,
     logger: testLogger(),
     host: '127.0.0.1',
@@ -369,6 +370,7 @@ describe('HTTP ingestion service on the real stack', () => {
     };
     const probed = await buildIngestServer({
       catalog: shopCatalog,
+      appRoutes: shopApp.ingestRoutes,
       config: deadRegistry,
       logger: testLogger(),
       publisher: service.publisher,

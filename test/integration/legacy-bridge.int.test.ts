@@ -8,7 +8,8 @@ import { desiredTopics, provisionTopics } from '../../infra/topics.js';
 import { DeadLetterHeaders } from '../../lib/dead-letter.js';
 import { createProducer } from '../../lib/engines/index.js';
 import { createKafka } from '../../lib/kafka.js';
-import { legacyUserId, startLegacyBridge } from '../../producers/legacy-bridge.js';
+import { legacyUserBridge, legacyUserId } from '../../examples/shop/legacy-bridge.js';
+import { startBridge } from '../../producers/bridge.js';
 import { createLegacyProducer } from '../../producers/legacy-producer.js';
 import { Publisher } from '../../producers/publisher.js';
 import { EventCodec } from '../../schemas/codec.js';
@@ -85,7 +86,8 @@ describe('legacy JSON bridge', () => {
       await publisher.close();
       await deadLetters.disconnect();
     });
-    const bridge = await startLegacyBridge({
+    const bridge = await startBridge({
+      bridge: legacyUserBridge,
       catalog: shopCatalog,
       config,
       logger: testLogger(),
@@ -122,7 +124,8 @@ describe('legacy JSON bridge', () => {
     expect(dlq.map((m) => m.value!.toString())).toContain('{"name": "Broken", "email": ');
 
     // A replay of the old topic (a new group from the earliest offset) yields the same event ids.
-    const replay = await startLegacyBridge({
+    const replay = await startBridge({
+      bridge: legacyUserBridge,
       catalog: shopCatalog,
       config,
       logger: testLogger(),

@@ -8,7 +8,7 @@ import { initLogger } from '../../lib/logger.js';
 import { buildIngestServer } from '../../producers/http/server.js';
 import type { IngestPublisher } from '../../producers/http/routes.js';
 import type { ReadinessProbe } from '../../producers/http/readiness.js';
-import { shopCatalog, topicOf } from '../helpers/shop.js';
+import { shopApp, shopCatalog, topicOf } from '../helpers/shop.js';
 import type { TributaryEvent } from '../helpers/shop.js';
 
 const WRITER = 'writer-key-0123456789abcdef';
@@ -39,7 +39,14 @@ async function setup(env: Record<string, string> = {}, probes: ReadinessProbe[] 
     ...env,
   });
   const publisher = new FakePublisher();
-  const server = await buildIngestServer({ catalog: shopCatalog, config, logger, publisher, probes });
+  const server = await buildIngestServer({
+    catalog: shopCatalog,
+    appRoutes: shopApp.ingestRoutes,
+    config,
+    logger,
+    publisher,
+    probes,
+  });
   closers.push(() => server.app.close());
   const post = (url: string, payload: unknown, headers: Record<string, string> = {}) =>
     server.app.inject({
@@ -474,7 +481,14 @@ describe('auth disabled', () => {
   it('refuses to build with no credentials and auth not disabled', async () => {
     const config = loadConfig({});
     await expect(
-      buildIngestServer({ catalog: shopCatalog, config, logger, publisher: new FakePublisher(), probes: [] }),
+      buildIngestServer({
+        catalog: shopCatalog,
+        appRoutes: shopApp.ingestRoutes,
+        config,
+        logger,
+        publisher: new FakePublisher(),
+        probes: [],
+      }),
     ).rejects.toThrow(/no HTTP credentials/);
   });
 });

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { legacyUserId, upcastLegacyUserCreated } from '../../producers/legacy-bridge.js';
+import {
+  legacyUserBridge,
+  legacyUserId,
+  upcastLegacyUserCreated,
+} from '../../examples/shop/legacy-bridge.js';
+import { defineBridge, upcastChecked } from '../../producers/bridge.js';
 import { shopCatalog } from '../helpers/shop.js';
 
 const at = { topic: 'user-created', partition: 2, offset: '41', timestamp: 1_767_225_600_000 };
@@ -7,7 +12,7 @@ const json = (o: unknown) => Buffer.from(JSON.stringify(o));
 
 describe('legacy UserCreated upcast', () => {
   it('turns the old { name, email } JSON into a typed UserCreated', () => {
-    const r = upcastLegacyUserCreated(shopCatalog, json({ name: 'Ada', email: 'ada@example.com' }), at);
+    const r = upcastLegacyUserCreated(json({ name: 'Ada', email: 'ada@example.com' }), at);
     expect(r.ok).toBe(true);
     if (!r.ok) return;
     expect(r.event.type).toBe('UserCreated');
@@ -22,9 +27,9 @@ describe('legacy UserCreated upcast', () => {
   });
 
   it('gives the same ids on replay and different event ids for different records', () => {
-    const a = upcastLegacyUserCreated(shopCatalog, json({ name: 'Ada', email: 'ada@example.com' }), at);
-    const b = upcastLegacyUserCreated(shopCatalog, json({ name: 'Ada', email: 'ada@example.com' }), at);
-    const c = upcastLegacyUserCreated(shopCatalog, json({ name: 'Ada', email: 'ada@example.com' }), {
+    const a = upcastLegacyUserCreated(json({ name: 'Ada', email: 'ada@example.com' }), at);
+    const b = upcastLegacyUserCreated(json({ name: 'Ada', email: 'ada@example.com' }), at);
+    const c = upcastLegacyUserCreated(json({ name: 'Ada', email: 'ada@example.com' }), {
       ...at,
       offset: '42',
     });
@@ -44,7 +49,6 @@ describe('legacy UserCreated upcast', () => {
 
   it('keeps a known plan and country when the old record has them', () => {
     const r = upcastLegacyUserCreated(
-      shopCatalog,
       json({ name: 'Bo', email: 'bo@example.com', plan: 'pro', country: 'se' }),
       at,
     );
@@ -59,8 +63,70 @@ describe('legacy UserCreated upcast', () => {
     [json({ email: 'x@example.com', name: '  ' }), 'MISSING_FIELDS'],
     [json({ name: 'Ada', email: 'not-an-email' }), 'INVALID_FIELDS'],
   ])('rejects %s as %s', (value, code) => {
-    const r = upcastLegacyUserCreated(shopCatalog, value, at);
+    const r = upcastLegacyUserCreated(value, at);
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.code).toBe(code);
+  });
+});
+
+describe('a bridge runner', () => {
+  it('dead-letters an event its upcaster made that the schema or the key refuses, and an upcaster that throws', () => {
+    const made = (data: object) =>
+      defineBridge({
+        name: 'x',
+        from: 'user-created',
+        upcast: () => ({ ok: true, event: { type: 'UserCreated', data } }),
+      });
+    const good = upcastChecked(
+      legacyUserBridge,
+      shopCatalog,
+      json({ name: 'Ada', email: 'ada@example.com' }),
+      at,
+    );
+    expect(good.ok).toBe(true);
+    const base = {
+      eventId: '0b6f5f0e-3c1a-4d7e-9a57-7c2b1e4f8a10',
+      occurredAt: 1,
+      email: 'a@b.c',
+      name: 'A',
+      plan: 'PRO',
+      country: 'DE',
+    };
+    const badPlan = upcastChecked(made({ ...base, userId: 'u', plan: 'GOLD' }), shopCatalog, null, at);
+    expect(badPlan).toMatchObject({
+      ok: false,
+      code: 'INVALID_FIELDS',
+      message: expect.stringContaining('data.plan'),
+    });
+    const noKey = upcastChecked(made({ ...base, userId: '' }), shopCatalog, null, at);
+    expect(noKey).toMatchObject({
+      ok: false,
+      code: 'INVALID_FIELDS',
+      message: expect.stringContaining('partition key'),
+    });
+    const unknown = upcastChecked(
+      defineBridge({ name: 'x', from: 'y', upcast: () => ({ ok: true, event: { type: 'Nope', data: {} } }) }),
+      shopCatalog,
+      null,
+      at,
+    );
+    expect(unknown).toMatchObject({
+      ok: false,
+      code: 'INVALID_FIELDS',
+      message: expect.stringContaining('Nope'),
+    });
+    const throws = upcastChecked(
+      defineBridge({
+        name: 'x',
+        from: 'y',
+        upcast: () => {
+          throw new Error('bad day');
+        },
+      }),
+      shopCatalog,
+      null,
+      at,
+    );
+    expect(throws).toEqual({ ok: false, code: 'UPCAST_FAILED', message: 'the upcaster threw: bad day' });
   });
 });
