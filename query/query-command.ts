@@ -94,56 +94,58 @@ export function registerQueryCommand(program: Command, ctx: CliContext): void {
     )
     .argument('[model]', 'a projection of the app')
     .argument('[reader]', 'one of its readers')
-    .option('--json', 'print JSON (the HTTP answer) instead of tables')
-    .option('--all', "follow the answer's nextCursor to the end, joining its list")
+    .usage('<model> <reader> [--param value …] [--json] [--all] | --readers | <command>')
     .allowUnknownOption()
     .allowExcessArguments()
     .addHelpText(
       'after',
-      '\nExamples:\n  tributary query users list --limit 20\n  tributary query users get --id u-1\n' +
-        '  tributary query orders of-user --userId u-1 --json\n' +
-        'Every reader of the app: `tributary query --readers`.',
+      '\nReading a model: --json prints JSON (the HTTP answer) instead of tables; --all follows the\n' +
+        "answer's nextCursor to the end; --readers lists the app's readers.\n" +
+        'Examples:\n  tributary query users list --limit 20\n  tributary query users get --id u-1\n' +
+        '  tributary query orders of-user --userId u-1 --json',
     )
-    .option('--readers', "list the app's readers")
-    .action(
-      async (
-        model: string | undefined,
-        reader: string | undefined,
-        opts: { json?: boolean; all?: boolean; readers?: boolean },
-        cmd: Command,
-      ) => {
-        const app = await ctx.app();
-        const models = [...app.projections.values()];
-        if (opts.readers || model === undefined) {
-          if (!opts.readers) cmd.help({ error: true });
-          for (const line of listReaders(models)) console.log(line);
-          return;
-        }
-        let found;
-        let params;
-        try {
-          found = findReader(models, model, reader);
-          params = parseParams(found, cmd.args.slice(2));
-        } catch (err) {
-          if (!(err instanceof ModelCommandError)) throw err;
-          console.error(`tributary query: ${err.message}`);
+    .action(async (_model: string | undefined, _reader: string | undefined, _opts: object, cmd: Command) => {
+      // The command's own flags are read here, not declared: declared on `query`, Commander would
+      // take them from its subcommands' arguments too (`query revenue --json`).
+      const args = [...cmd.args];
+      const flag = (name: string) => {
+        const i = args.indexOf(name);
+        if (i >= 0) args.splice(i, 1);
+        return i >= 0;
+      };
+      const opts = { json: flag('--json'), all: flag('--all'), readers: flag('--readers') };
+      const [model, reader, ...rest] = args;
+      const app = await ctx.app();
+      const models = [...app.projections.values()];
+      if (opts.readers || model === undefined || model.startsWith('-')) {
+        if (!opts.readers) cmd.help({ error: true });
+        for (const line of listReaders(models)) console.log(line);
+        return;
+      }
+      let found;
+      let params;
+      try {
+        found = findReader(models, model, reader);
+        params = parseParams(found, rest);
+      } catch (err) {
+        if (!(err instanceof ModelCommandError)) throw err;
+        console.error(`tributary query: ${err.message}`);
+        process.exitCode = 1;
+        return;
+      }
+      const r = found;
+      const p = params;
+      await withSource(ctx, async (source) => {
+        const answer = await runReader(source, model, r, p, opts.all);
+        if (answer === null || answer === undefined) {
+          console.error(`tributary query: ${r.notFound ?? 'not found'}`);
           process.exitCode = 1;
           return;
         }
-        const r = found;
-        const p = params;
-        await withSource(ctx, async (source) => {
-          const answer = await runReader(source, model, r, p, opts.all);
-          if (answer === null || answer === undefined) {
-            console.error(`tributary query: ${r.notFound ?? 'not found'}`);
-            process.exitCode = 1;
-            return;
-          }
-          if (opts.json) printJson(answer);
-          else console.log(formatAnswer(answer));
-        });
-      },
-    );
+        if (opts.json) printJson(answer);
+        else console.log(formatAnswer(answer));
+      });
+    });
 
   query
     .command('serve')

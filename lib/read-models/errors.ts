@@ -15,8 +15,12 @@ export const ReadModelErrorCodes = {
 
 export type ReadModelErrorCode = (typeof ReadModelErrorCodes)[keyof typeof ReadModelErrorCodes];
 
+// A brand as well as the class: an app's readers may throw from a second copy of this module.
+const BRAND = Symbol.for('tributary.read-model-error');
+
 /** A read refused or impossible for a reason the caller should hear about, with a stable `code`. */
 export class ReadModelError extends Error {
+  readonly [BRAND] = true;
   constructor(
     readonly code: ReadModelErrorCode,
     message: string,
@@ -28,5 +32,8 @@ export class ReadModelError extends Error {
 }
 
 export function isReadModelError(err: unknown): err is ReadModelError {
-  return err instanceof ReadModelError;
+  return (
+    err instanceof ReadModelError ||
+    (typeof err === 'object' && err !== null && (err as Record<symbol, unknown>)[BRAND] === true)
+  );
 }

@@ -1,7 +1,10 @@
 /** The `tributary` command against the real stack, as a user runs it. */
 import { execFile } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { SHOP_DIR } from '../helpers/shop.js';
 import { cleanupTopics, testAdmin, testConfig } from '../helpers/stack.js';
 
 const run = promisify(execFile);
@@ -13,6 +16,7 @@ function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
     TRIBUTARY_KAFKA_BROKERS: config.kafka.brokers.value.join(','),
     TRIBUTARY_SCHEMA_REGISTRY_URL: config.registry.url.value,
     TRIBUTARY_REDIS_URL: config.redis.url.value,
+    TRIBUTARY_APP: SHOP_DIR,
     ...extra,
   };
 }
@@ -43,6 +47,24 @@ describe('tributary CLI', () => {
     expect(first.stdout).toContain(`created  ${prefix}users (1 partitions)`);
     const second = await run('node', ['bin/tributary.js', 'topics'], { env });
     expect(second.stdout).toContain('ok       10 topics already as configured');
+  });
+
+  it('says where it looked for an app, and names what is wrong with one', async () => {
+    const env = cliEnv({ TRIBUTARY_APP: '' });
+    const none = await run('node', [path.resolve('bin/tributary.js'), 'topics'], {
+      env,
+      cwd: os.tmpdir(),
+    }).catch((e: unknown) => e as { code: number; stderr: string });
+    expect(none).toMatchObject({ code: 1 });
+    expect((none as { stderr: string }).stderr).toMatch(
+      /^tributary: no app: .* holds no tributary\.config\.ts/,
+    );
+    const bad = await run('node', ['bin/tributary.js', '--app', 'examples/nope', 'topics'], { env }).catch(
+      (e: unknown) => e as { code: number; stderr: string },
+    );
+    expect((bad as { stderr: string }).stderr.trim()).toBe(
+      'tributary: --app examples/nope: no such file or folder',
+    );
   });
 
   it('names the bad key on invalid configuration', async () => {

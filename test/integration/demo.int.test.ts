@@ -14,7 +14,8 @@ describe('tributary demo', () => {
     const { prefix } = testRedis(config);
     const { stdout, stderr } = await run(
       'node',
-      ['bin/tributary.js', 'demo', '--duration', '8', '--rate', '300'],
+      // As `bash infra/bootstrap.sh up` runs it.
+      ['bin/tributary.js', '--app', 'examples/shop', 'demo', '--duration', '8', '--rate', '300'],
       {
         env: {
           ...process.env,
@@ -37,6 +38,9 @@ describe('tributary demo', () => {
     const sent = Number(/Demo stopped: (\d+) events generated/.exec(stdout)?.[1]);
     expect(sent).toBeGreaterThan(1000);
     expect(stdout).toMatch(/Dashboard: http:\/\/127\.0\.0\.1:\d+\/dashboard/);
+    expect(stdout).toContain(`Bridges: user-created (from ${config.topics.prefix}user-created)`);
+    expect(stdout).toMatch(/Query API: .*\/models\/users\/get, \/models\/users\/list, /);
+    expect(stderr).toContain('POST /events, /events/batch; POST /users; PATCH /users/:id; DELETE /users/:id');
     const consumed = [
       ...stdout.matchAll(/tributary-(users|orders|user-count|analytics)\.v1: \{"consumed":(\d+)/g),
     ];

@@ -78,7 +78,7 @@ describe('tributary query', () => {
     });
     const orderTable = await cli(f.config, 'query', 'orders', 'of-user', '--userId', buyer);
     expect(orderTable.code, orderTable.stderr).toBe(0);
-    expect(orderTable.stdout).toMatch(/^ORDERID\s.*\sSTATUS\s/m);
+    expect(orderTable.stdout).toMatch(/^ORDERID\s+USERID\s+STATUS\s+TOTALAMOUNT\s/m);
     expect(orderTable.stdout).toContain(`"placed":${want.totals.placed}`);
     const first = want.orders[0]!;
     // Newest first: the first row is the oracle's first order.
@@ -191,7 +191,7 @@ describe('tributary query', () => {
       timeoutMs: 30_000,
     });
     expect((await fetch(`${url}/readyz`)).status).toBe(200);
-    const res = await fetch(`${url}/users`, { headers: { 'x-api-key': QUERY_KEY } });
+    const res = await fetch(`${url}/models/users/list`, { headers: { 'x-api-key': QUERY_KEY } });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ users: [], total: null, nextCursor: null });
     child.kill('SIGTERM');

@@ -155,7 +155,9 @@ describe('query service on the real stack', () => {
 
     // Metrics saw the reads.
     const metrics = await (await fetch(`${service.url}/metrics`)).text();
-    expect(metrics).toMatch(/tributary_query_read_duration_seconds_count\{[^}]*read="orders"[^}]*\} \d+/);
+    expect(metrics).toMatch(
+      /tributary_query_read_duration_seconds_count\{[^}]*read="orders\.of-user"[^}]*\} \d+/,
+    );
     expect(metrics).not.toMatch(/tributary_http_requests_total\{[^}]*status="5\d\d"/);
   });
 
@@ -365,7 +367,7 @@ describe('query service on the real stack', () => {
   it('refuses missing, unknown and under-scoped credentials over HTTP', async () => {
     const f = await queryFixture();
     const service = await serveQuery(f);
-    const bare = await fetch(`${service.url}/users`);
+    const bare = await fetch(`${service.url}/models/users/list`);
     expect(bare.status).toBe(401);
     expect(await bare.json()).toMatchObject({ error: 'unauthorized' });
     expect((await get(service, '/models/users/list', 'unknown-key-0123456789abcdef')).status).toBe(401);

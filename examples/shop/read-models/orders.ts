@@ -86,9 +86,33 @@ const NUMERIC = new Set([
 const TOTAL_KINDS = new Set(['placedAmount', 'paidAmount', 'refundedAmount']);
 const VERSION = /^v\d{1,9}$/;
 
+/** The fields of a view in the order they are shown (the hash keeps the order they were written in). */
+const FIELD_ORDER = [
+  'orderId',
+  'userId',
+  'status',
+  'totalAmount',
+  'currency',
+  'itemCount',
+  'lineCount',
+  'placedAt',
+  'paidAt',
+  'paidAmount',
+  'paymentCurrency',
+  'paymentMethod',
+  'paymentId',
+  'cancelledAt',
+  'cancelReason',
+  'refundAmount',
+  'refundCurrency',
+  'items',
+];
+
 function toView(h: Record<string, string>): OrderView {
   const view: Record<string, unknown> = {};
-  for (const [field, value] of Object.entries(h)) {
+  for (const field of [...FIELD_ORDER, ...Object.keys(h)]) {
+    const value = h[field];
+    if (value === undefined || field in view) continue;
     view[field] = field === 'items' ? JSON.parse(value) : NUMERIC.has(field) ? Number(value) : value;
   }
   return view as unknown as OrderView;
