@@ -3,7 +3,13 @@ import { defineConfig } from 'vitest/config';
 
 // Apps import the public API as `tributary`; in this repository that is the sources.
 const resolve = {
-  alias: [{ find: /^tributary$/, replacement: fileURLToPath(new URL('./app/index.ts', import.meta.url)) }],
+  alias: [
+    { find: /^tributary$/, replacement: fileURLToPath(new URL('./app/index.ts', import.meta.url)) },
+    {
+      find: /^tributary\/testing$/,
+      replacement: fileURLToPath(new URL('./app/testing.ts', import.meta.url)),
+    },
+  ],
 };
 
 export default defineConfig({

@@ -15,6 +15,9 @@ import { registerQueryCommand } from '../query/query-command.js';
 import { registerDemoCommand } from './demo-command.js';
 import { registerBenchCommand } from '../bench/bench-command.js';
 import { registerCodegenCommand } from '../schemas/codegen-command.js';
+import { registerAsyncApiCommand } from '../schemas/asyncapi-command.js';
+import { registerInitCommand } from '../app/init-command.js';
+import { packageVersion } from '../lib/package-info.js';
 import { dropWarnings, isKafkajsIdleCheckWarning } from './known-warnings.js';
 
 export async function main(argv: string[]): Promise<void> {
@@ -58,6 +61,8 @@ export async function main(argv: string[]): Promise<void> {
   registerQueryCommand(program, ctx);
   registerBenchCommand(program, ctx);
   registerCodegenCommand(program, ctx);
+  registerAsyncApiCommand(program, ctx, packageVersion());
+  registerInitCommand(program);
 
   try {
     await program.parseAsync(argv);

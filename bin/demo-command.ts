@@ -42,6 +42,7 @@ export function registerDemoCommand(program: Command, ctx: CliContext): void {
       const ingest = await startIngestService({
         catalog: app.catalog,
         appRoutes: app.ingestRoutes,
+        appName: app.name,
         config,
         logger,
       });

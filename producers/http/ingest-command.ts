@@ -53,6 +53,7 @@ export function registerIngestCommand(program: Command, ctx: CliContext): void {
       const service = await startIngestService({
         catalog: app.catalog,
         appRoutes: app.ingestRoutes,
+        appName: app.name,
         config,
         logger,
         ...(opts.host === undefined ? {} : { host: opts.host }),

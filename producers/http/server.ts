@@ -14,7 +14,7 @@
  */
 import type { FastifyError, FastifyInstance } from 'fastify';
 import type { AuthSettings, TributaryConfig } from '../../lib/config.js';
-import { buildServiceApp } from '../../lib/http/app.js';
+import { PUBLIC_ROUTE, buildServiceApp } from '../../lib/http/app.js';
 import type { MappedError } from '../../lib/http/app.js';
 import { createAuthenticator } from '../../lib/http-auth.js';
 import type { Authenticator } from '../../lib/http-auth.js';
@@ -28,6 +28,8 @@ import type { IngestMetrics } from './ingest-metrics.js';
 import { swaggerOptions } from './openapi.js';
 import { Readiness, brokerProbe, registryProbe } from './readiness.js';
 import type { EventCatalog } from '../../schemas/catalog.js';
+import { asyncApiDocument } from '../../schemas/asyncapi.js';
+import { packageVersion } from '../../lib/package-info.js';
 import type { ReadinessProbe } from './readiness.js';
 import type { IngestRoutes } from './route-kit.js';
 import { registerIngestRoutes } from './routes.js';
@@ -38,6 +40,8 @@ export interface IngestServerOptions {
   readonly catalog: EventCatalog;
   /** The app's own routes (`defineApp({ ingestRoutes })`). */
   readonly appRoutes?: IngestRoutes | undefined;
+  /** The app's name: titles `GET /asyncapi.json`. Default `tributary`. */
+  readonly appName?: string;
   readonly config: TributaryConfig;
   readonly logger: Logger;
   /** The process's {@link Publisher} (owned by the caller, who closes it after the server). */
@@ -145,6 +149,12 @@ export async function buildIngestServer(options: IngestServerOptions): Promise<I
     },
   });
 
+  // The topics and events this service publishes, as AsyncAPI 3.0 (public, like /openapi.json).
+  const asyncApi = asyncApiDocument(options.catalog, config, {
+    title: options.appName ?? 'tributary',
+    version: packageVersion(),
+  });
+  app.get('/asyncapi.json', { ...PUBLIC_ROUTE, schema: { hide: true } }, async () => asyncApi);
   const appRoutes = registerIngestRoutes(app, {
     catalog: options.catalog,
     appRoutes: options.appRoutes,

@@ -20,6 +20,8 @@ export interface IngestServiceOptions {
   readonly catalog: EventCatalog;
   /** The app's own routes (`defineApp({ ingestRoutes })`). */
   readonly appRoutes?: IngestRoutes | undefined;
+  /** The app's name (titles `/asyncapi.json`). */
+  readonly appName?: string;
   readonly config: TributaryConfig;
   readonly logger: Logger;
   /** Default `config.ingest.host`. */
@@ -47,6 +49,7 @@ export async function startIngestService(options: IngestServiceOptions): Promise
     server = await buildIngestServer({
       catalog: options.catalog,
       appRoutes: options.appRoutes,
+      ...(options.appName === undefined ? {} : { appName: options.appName }),
       config,
       logger: options.logger,
       publisher,

@@ -19,7 +19,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const KEEP_OUTPUT = 256 * 1024;
 
 /** The project's environment: this Node first on PATH; nothing of the runner's npm or TRIBUTARY_* settings. */
-function cleanEnv(): NodeJS.ProcessEnv {
+export function cleanEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (k.startsWith('TRIBUTARY_') || /^npm_/i.test(k) || k === 'INIT_CWD' || k === 'NODE_OPTIONS') continue;
@@ -37,7 +37,7 @@ interface RunResult {
 }
 
 /** Runs `file args` to its end; a failing exit is an answer, a timeout an error naming `what`. */
-function run(
+export function run(
   file: string,
   args: readonly string[],
   options: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs: number; what: string },

@@ -18,6 +18,8 @@ import { evictGroupMembers } from '../helpers/consumer-group.js';
 import { freePort } from '../helpers/free-port.js';
 import {
   InstalledProcess,
+  cleanEnv,
+  run,
   billingEvents,
   billingOracle,
   installedEnv,
@@ -70,12 +72,16 @@ describe('Tributary as an installed package', () => {
       'consumers/lua/finalizer-fenced.lua',
       'consumers/lua/finalizer-lease.lua',
       'schemas/analytics/analytics-window.avsc',
+      // `tributary stack up` resolves Kafka and the registry from Maven Central with it.
+      'infra/maven/pom.xml',
     ]) {
       expect(files, f).toContain(f);
     }
     const sources = files.filter((f) => !f.startsWith('dist/') && /\.ts$/.test(f) && !f.endsWith('.d.ts'));
     expect(sources).toEqual([]);
-    expect(files.filter((f) => /^(test|examples|infra|\.tributary)\//.test(f))).toEqual([]);
+    expect(
+      files.filter((f) => /^(test|examples|infra|\.tributary)\//.test(f) && f !== 'infra/maven/pom.xml'),
+    ).toEqual([]);
 
     // The engine finds its runtime files inside node_modules/tributary: Lua scripts, the analytics
     // output schema and the dashboard bundle (paths the app above does not all reach).
@@ -265,4 +271,53 @@ describe('Tributary as an installed package', () => {
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('No invoice of this customer was seen.');
   }, 240_000);
+
+  it('scaffolds a new app with tributary init, whose own npm test passes', { timeout: 300_000 }, async () => {
+    const project = await packedProject();
+    const dir = path.join(project.dir, '..', `${path.basename(project.dir)}-init`, 'my-app');
+    onTestFinished(() => rm(path.dirname(dir), { recursive: true, force: true }));
+    const init = await runInstalled(
+      project,
+      ['init', dir, '--tributary', `file:${project.tarball}`],
+      installedEnv(testConfig()),
+    );
+    expect(init.code, init.stderr).toBe(0);
+    expect(init.stdout).toContain('next: cd');
+    for (const f of [
+      'tributary.config.ts',
+      'schemas/item-added.avsc',
+      'projections/items-per-list.ts',
+      'generated/events.ts',
+      'test/items-per-list.test.ts',
+      'README.md',
+    ]) {
+      expect(existsSync(path.join(dir, f)), f).toBe(true);
+    }
+    // Into a folder that is not empty: refused, nothing overwritten.
+    const again = await runInstalled(project, ['init', dir], installedEnv(testConfig()));
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/is not empty/);
+
+    const env = { ...cleanEnv(), TRIBUTARY_REDIS_URL: testConfig().redis.url.value };
+    const install = await run(
+      'npm',
+      ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel', 'error'],
+      {
+        cwd: dir,
+        env,
+        timeoutMs: 240_000,
+        what: 'npm install in the scaffolded app',
+      },
+    );
+    expect(install.code, install.stderr).toBe(0);
+    const test = await run('npm', ['test'], {
+      cwd: dir,
+      env,
+      timeoutMs: 120_000,
+      what: 'npm test in the scaffolded app',
+    });
+    expect(test.code, `${test.stdout}\n${test.stderr}`).toBe(0);
+    // eslint-disable-next-line no-control-regex
+    expect(test.stdout.replace(/\u001b\[[0-9;]*m/g, '')).toMatch(/Tests\s+2 passed \(2\)/);
+  });
 });

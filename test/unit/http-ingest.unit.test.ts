@@ -459,6 +459,15 @@ describe('health, metrics, OpenAPI', () => {
     ]);
   });
 
+  it('serves the AsyncAPI document of the app’s topics without credentials', async () => {
+    const { app } = await setup();
+    const res = await app.inject({ method: 'GET', url: '/asyncapi.json' });
+    expect(res.statusCode).toBe(200);
+    const doc = res.json<{ asyncapi: string; channels: Record<string, { address: string }> }>();
+    expect(doc.asyncapi).toBe('3.0.0');
+    expect(Object.keys(doc.channels)).toEqual(shopCatalog.topics.map((t) => t.name));
+  });
+
   it('answers 404 in the same shape', async () => {
     const { app } = await setup();
     const res = await app.inject({ method: 'GET', url: '/nope' });
