@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
 import { describe, expect, it, onTestFinished, vi } from 'vitest';
-import { registerBenchCommand } from '../../bench/bench-command.js';
+import { registerBenchCommand } from '../../bin/commands/bench.js';
 import { parseConsumerSummary, parseProducerSummary } from '../../bench/kafka-perf-tools.js';
 import { parseCsvRps } from '../../bench/redis-ceiling.js';
 import type { BenchReport } from '../../bench/report.js';

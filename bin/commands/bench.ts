@@ -4,11 +4,11 @@
  * `bench/results/<timestamp>-<scenario>.{json,md,svg}`.
  */
 import type { Command } from 'commander';
-import type { CliContext } from '../infra/stack-command.js';
-import type { EngineName } from '../lib/engine.js';
-import { engineNames } from '../lib/engines/index.js';
-import { ms, SCENARIOS, type BenchReport, type Scenario } from './report.js';
-import { benchDefaults, runBench, type BenchOptions } from './run-bench.js';
+import type { CliContext } from './stack.js';
+import type { EngineName } from '../../lib/engine.js';
+import { engineNames } from '../../lib/engines/index.js';
+import { ms, SCENARIOS, type BenchReport, type Scenario } from '../../bench/report.js';
+import { benchDefaults, runBench, type BenchOptions } from '../../bench/run-bench.js';
 
 interface Flags {
   rate?: string;

@@ -1,10 +1,10 @@
 /** CLI: `tributary stack up|down|status|logs` and `tributary topics`. */
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
-import type { App } from '../app/app.js';
-import type { TributaryConfig } from '../lib/config.js';
-import { createKafka } from '../lib/kafka.js';
-import type { Logger } from '../lib/logger.js';
+import type { App } from '../../app/app.js';
+import type { TributaryConfig } from '../../lib/config.js';
+import { createKafka } from '../../lib/kafka.js';
+import type { Logger } from '../../lib/logger.js';
 import {
   COMPONENTS,
   stackDown,
@@ -12,9 +12,9 @@ import {
   stackStatus,
   stackUp,
   type ComponentName,
-} from './stack/stack.js';
-import type { ComponentStatus } from './stack/stack.js';
-import { desiredTopics, provisionTopics, type TopicPlan } from './topics.js';
+} from '../../infra/stack/stack.js';
+import type { ComponentStatus } from '../../infra/stack/stack.js';
+import { desiredTopics, provisionTopics, type TopicPlan } from '../../infra/topics.js';
 
 /** What every command is given: config, logger and the app, each made on first use. */
 export interface CliContext {

@@ -1,8 +1,8 @@
 /** CLI: `tributary codegen` writes the app's TypeScript event types from its `.avsc` files. */
 import path from 'node:path';
 import type { Command } from 'commander';
-import type { CliContext } from '../infra/stack-command.js';
-import { writeEventTypes } from './codegen.js';
+import type { CliContext } from './stack.js';
+import { writeEventTypes } from '../../schemas/codegen.js';
 
 export function registerCodegenCommand(program: Command, ctx: CliContext): void {
   program

@@ -1,9 +1,9 @@
 /** CLI: `tributary bridge [names…]` runs the app's bridges until SIGTERM/SIGINT. */
 import type { Command } from 'commander';
-import { ensureTopics, type CliContext } from '../infra/stack-command.js';
-import { createProducer } from '../lib/engines/index.js';
-import { startBridge } from './bridge.js';
-import { Publisher } from './publisher.js';
+import { ensureTopics, type CliContext } from './stack.js';
+import { createProducer } from '../../lib/engines/index.js';
+import { startBridge } from '../../producers/bridge.js';
+import { Publisher } from '../../producers/publisher.js';
 
 export function registerBridgeCommand(program: Command, ctx: CliContext): void {
   program

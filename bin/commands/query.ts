@@ -9,16 +9,16 @@
  */
 import path from 'node:path';
 import type { Command } from 'commander';
-import type { CliContext } from '../infra/stack-command.js';
-import { parsePort, runUntilSignal } from '../lib/http/service.js';
-import { initLogger } from '../lib/logger.js';
-import { isReadModelError } from '../lib/read-models/errors.js';
-import { openReadModelSource } from '../lib/read-models/source.js';
-import type { OwnedReadModelSource } from '../lib/read-models/source.js';
-import { METRICS, checkAnalyticsQuery, readMetric } from './analytics-read.js';
-import { isQueryHttpError } from './http-error.js';
-import { startQueryService } from './service.js';
-import type { QueryService } from './service.js';
+import type { CliContext } from './stack.js';
+import { parsePort, runUntilSignal } from '../../lib/http/service.js';
+import { initLogger } from '../../lib/logger.js';
+import { isReadModelError } from '../../lib/read-models/errors.js';
+import { openReadModelSource } from '../../lib/read-models/source.js';
+import type { OwnedReadModelSource } from '../../lib/read-models/source.js';
+import { METRICS, checkAnalyticsQuery, readMetric } from '../../query/analytics-read.js';
+import { isQueryHttpError } from '../../query/http-error.js';
+import { startQueryService } from '../../query/service.js';
+import type { QueryService } from '../../query/service.js';
 import {
   ModelCommandError,
   findReader,
@@ -26,8 +26,8 @@ import {
   listReaders,
   parseParams,
   runReader,
-} from './model-command.js';
-import { formatMetric } from './table.js';
+} from '../../query/model-command.js';
+import { formatMetric } from '../../query/table.js';
 
 /** A `--limit` value: an integer from 1 to 10,000. */
 export function parseLimit(value: string): number {

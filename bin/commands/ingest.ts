@@ -7,11 +7,11 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { App } from '../../app/app.js';
-import type { CliContext } from '../../infra/stack-command.js';
+import type { CliContext } from './stack.js';
 import { parsePort, runUntilSignal } from '../../lib/http/service.js';
 import { initLogger } from '../../lib/logger.js';
-import { startIngestService } from './service.js';
-import type { IngestService } from './service.js';
+import { startIngestService } from '../../producers/http/service.js';
+import type { IngestService } from '../../producers/http/service.js';
 
 /** Prints where the service listens and how to call it (the development key, when one is in use) to stderr. */
 export function printIngestBanner(service: IngestService, app: App): void {

@@ -6,12 +6,12 @@ import { createReadStream, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
-import { ensureTopics, type CliContext } from '../infra/stack-command.js';
-import { isTributaryError } from '../lib/errors.js';
-import type { AppEvent, EventCatalog } from '../schemas/catalog.js';
-import { parseEventInput } from './event-input.js';
-import { publishPaced } from './paced-publish.js';
-import { Publisher } from './publisher.js';
+import { ensureTopics, type CliContext } from './stack.js';
+import { isTributaryError } from '../../lib/errors.js';
+import type { AppEvent, EventCatalog } from '../../schemas/catalog.js';
+import { parseEventInput } from '../../producers/event-input.js';
+import { publishPaced } from '../../producers/paced-publish.js';
+import { Publisher } from '../../producers/publisher.js';
 
 /** Turns `--field value` pairs into a JSON payload, typed by the event's Avro schema. */
 export function fieldsFromFlags(

@@ -1,8 +1,8 @@
 /** CLI: `tributary asyncapi` prints the app's AsyncAPI 3.0 document (or writes it with `--out`). */
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import type { CliContext } from '../infra/stack-command.js';
-import { asyncApiDocument } from './asyncapi.js';
+import type { CliContext } from './stack.js';
+import { asyncApiDocument } from '../../schemas/asyncapi.js';
 
 export function registerAsyncApiCommand(program: Command, ctx: CliContext, version: string): void {
   program

@@ -5,18 +5,18 @@
  * `--duration`), then stops everything gracefully and prints what happened.
  */
 import type { Command } from 'commander';
-import { ConsumerMetrics } from '../consumers/runtime/consumer-metrics.js';
-import { startHealthServer } from '../consumers/runtime/health-server.js';
-import { startLive } from '../consumers/runtime/live-projection.js';
-import { printPlan, printStatus, runTopicProvisioning, type CliContext } from '../infra/stack-command.js';
-import { stackUp } from '../infra/stack/stack.js';
-import { createMetricsRegistry } from '../lib/metrics.js';
-import { printIngestBanner } from '../producers/http/ingest-command.js';
-import { createProducer } from '../lib/engines/index.js';
-import { startBridge } from '../producers/bridge.js';
-import { startIngestService } from '../producers/http/service.js';
-import { publishPaced } from '../producers/paced-publish.js';
-import { startQueryService } from '../query/service.js';
+import { ConsumerMetrics } from '../../consumers/runtime/consumer-metrics.js';
+import { startHealthServer } from '../../consumers/runtime/health-server.js';
+import { startLive } from '../../consumers/runtime/live-projection.js';
+import { printPlan, printStatus, runTopicProvisioning, type CliContext } from './stack.js';
+import { stackUp } from '../../infra/stack/stack.js';
+import { createMetricsRegistry } from '../../lib/metrics.js';
+import { printIngestBanner } from './ingest.js';
+import { createProducer } from '../../lib/engines/index.js';
+import { startBridge } from '../../producers/bridge.js';
+import { startIngestService } from '../../producers/http/service.js';
+import { publishPaced } from '../../producers/paced-publish.js';
+import { startQueryService } from '../../query/service.js';
 
 export function registerDemoCommand(program: Command, ctx: CliContext): void {
   program

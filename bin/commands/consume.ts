@@ -1,10 +1,10 @@
 /** CLI: `tributary consume <projection…>` runs projections as consumer groups until SIGTERM/SIGINT. */
 import type { Command } from 'commander';
-import { ensureTopics, type CliContext } from '../infra/stack-command.js';
-import { createMetricsRegistry } from '../lib/metrics.js';
-import { ConsumerMetrics } from './runtime/consumer-metrics.js';
-import { startHealthServer } from './runtime/health-server.js';
-import { startLive } from './runtime/live-projection.js';
+import { ensureTopics, type CliContext } from './stack.js';
+import { createMetricsRegistry } from '../../lib/metrics.js';
+import { ConsumerMetrics } from '../../consumers/runtime/consumer-metrics.js';
+import { startHealthServer } from '../../consumers/runtime/health-server.js';
+import { startLive } from '../../consumers/runtime/live-projection.js';
 
 export function registerConsumeCommand(program: Command, ctx: CliContext): void {
   program

@@ -1,8 +1,8 @@
 /** CLI: `tributary rebuild <projection>` refills a read model from the log and swaps it in. */
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
-import { ensureTopics, type CliContext } from '../infra/stack-command.js';
-import { rebuildProjection } from './rebuild.js';
+import { ensureTopics, type CliContext } from './stack.js';
+import { rebuildProjection } from '../../consumers/rebuild.js';
 
 export function registerRebuildCommand(program: Command, ctx: CliContext): void {
   program
