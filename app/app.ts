@@ -45,27 +45,49 @@ const topicSchema = z
   })
   .strict();
 
+const NAME_RULE = 'letters, digits, ".", "_" or "-", starting with a letter or digit';
+const isFunction = (v: unknown) => typeof v === 'function';
+
+/** `tributary query <name> …` must not be taken for one of its own subcommands. */
+const RESERVED_PROJECTION_NAMES = ['serve', 'counts', 'unique-users', 'revenue', 'top-pages'];
+
+const readerSchema = z
+  .object({
+    description: z.string().min(1),
+    params: z.record(z.string(), z.unknown()).optional(),
+    answer: z.record(z.string(), z.unknown()),
+    notFound: z.string().optional(),
+    read: z.custom<(...args: unknown[]) => unknown>(isFunction, 'expected a function'),
+  })
+  .strict();
+
 const projectionSchema = z
   .object({
-    name: z.string().regex(NAME, 'letters, digits, ".", "_" or "-", starting with a letter or digit'),
+    name: z
+      .string()
+      .regex(NAME, NAME_RULE)
+      .refine((n) => !RESERVED_PROJECTION_NAMES.includes(n), {
+        message: `is a name of tributary query's own (${RESERVED_PROJECTION_NAMES.join(', ')}); choose another`,
+      }),
     topics: z.array(z.string().min(1)).min(1),
-    apply: z.custom<Projection['apply']>((v) => typeof v === 'function', 'expected a function'),
+    apply: z.custom<Projection['apply']>(isFunction, 'expected a function'),
+    readers: z.record(z.string().regex(NAME, NAME_RULE), readerSchema).optional(),
   })
   .passthrough();
 
 const appSchema = z
   .object({
-    name: z.string().regex(NAME, 'letters, digits, ".", "_" or "-", starting with a letter or digit'),
+    name: z.string().regex(NAME, NAME_RULE),
     schemas: z.string().min(1),
     topics: z.array(topicSchema).min(1),
     projections: z.array(projectionSchema).optional(),
-    generator: z.custom<EventGenerator>((v) => typeof v === 'function', 'expected a function').optional(),
-    ingestRoutes: z.custom<IngestRoutes>((v) => typeof v === 'function', 'expected a function').optional(),
+    generator: z.custom<EventGenerator>(isFunction, 'expected a function').optional(),
+    ingestRoutes: z.custom<IngestRoutes>(isFunction, 'expected a function').optional(),
     bridges: z
       .array(
         z
           .object({
-            name: z.string().regex(NAME, 'letters, digits, ".", "_" or "-", starting with a letter or digit'),
+            name: z.string().regex(NAME, NAME_RULE),
             from: z.string().min(1),
             upcast: z.custom<BridgeDefinition['upcast']>(
               (v) => typeof v === 'function',
@@ -136,6 +158,12 @@ export function resolveApp(definition: unknown, file: string, root = path.dirnam
       throw appError(
         file,
         `bridges[${i}].from: topic ${b.from} carries events; a bridge reads a topic of other records`,
+      );
+    }
+    if (!from.deadLetters) {
+      throw appError(
+        file,
+        `bridges[${i}].from: topic ${b.from} has no dead-letter topic, where the bridge puts what it cannot upcast; declare it with deadLetters: true`,
       );
     }
     bridges.set(b.name, b);

@@ -38,6 +38,8 @@ export { createLegacyProducer } from '../producers/legacy-producer.js';
 export type { LegacyMessage, LegacyProducer } from '../producers/legacy-producer.js';
 export type { PublishResult, PublisherOptions } from '../producers/publisher.js';
 export { loadConfig } from '../lib/config.js';
+export { initLogger } from '../lib/logger.js';
+export type { Logger } from '../lib/logger.js';
 export type { TributaryConfig } from '../lib/config.js';
 export { defineReader, pageParams } from '../lib/read-models/reader.js';
 export type { ReadableModel, Reader, ReaderContext } from '../lib/read-models/reader.js';

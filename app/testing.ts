@@ -34,24 +34,44 @@ import type { AppEvent, EventEnvelope } from '../schemas/catalog.js';
 import { validateEvent } from '../schemas/validate.js';
 import type { App } from './app.js';
 
-/** The commands `projection.apply` adds for `event`, as words (`['HSET', key, field, value]`). */
+/**
+ * The event as a consumer decodes it: through its Avro schema, so fields left out take their
+ * schema defaults (and a value the schema refuses throws, as the producer would refuse it).
+ */
+function asDecoded(app: App | undefined, event: AppEvent<string, object>): AppEvent {
+  const def = app?.catalog.find(event.type);
+  if (!def) return event as AppEvent;
+  return {
+    type: event.type,
+    data: def.avroType.fromBuffer(def.avroType.toBuffer(event.data)) as EventEnvelope,
+  };
+}
+
+/**
+ * The commands `projection.apply` adds for `event`, as words (`['HSET', key, field, value]`);
+ * bounded sums (`w.sum`) as `['HINCRBY', key, field, increment]`, and guarded commands as the
+ * fence encodes them (`['IF_EXISTS', guard, command…]`). Pass `app` to see the event as a consumer
+ * decodes it (schema defaults filled in).
+ */
 export function commandsOf(
   projection: Projection<never>,
   event: AppEvent<string, object>,
-  options: { readonly topic?: string; readonly partition?: number; readonly offset?: string } = {},
+  options: {
+    readonly app?: App;
+    readonly topic?: string;
+    readonly partition?: number;
+    readonly offset?: string;
+  } = {},
 ): string[][] {
   const p = projection as unknown as Projection;
   const topic = options.topic ?? p.topics[0] ?? 'topic';
-  const keys = new PartitionKeys('', `${p.name}.v1`, topic, options.partition ?? 0);
+  const partition = options.partition ?? 0;
+  const keys = new PartitionKeys('', `${p.name}.v1`, topic, partition);
   const batch = new WriteBatch();
+  const offset = options.offset ?? '0';
+  batch.current = offset;
   p.apply(
-    {
-      event: event as AppEvent,
-      topic,
-      partition: options.partition ?? 0,
-      offset: options.offset ?? '0',
-      timestamp: Date.now(),
-    },
+    { event: asDecoded(options.app, event), topic, partition, offset, timestamp: Date.now() },
     batch,
     keys,
   );
@@ -61,6 +81,11 @@ export function commandsOf(
     const n = Number(batch.words[i]);
     ops.push(batch.words.slice(i + 1, i + 1 + n));
     i += 1 + n;
+  }
+  // Sums travel apart: key, field, increment and whether to add it ('1') or only check it ('0').
+  for (let i = 0; i < batch.sums.length; i += 4) {
+    if (batch.sums[i + 3] === '1')
+      ops.push(['HINCRBY', batch.sums[i]!, batch.sums[i + 1]!, batch.sums[i + 2]!]);
   }
   return ops;
 }
@@ -115,9 +140,9 @@ export async function testProjection(options: TestProjectionOptions): Promise<Pr
       `the app ${app.name} has no projection ${JSON.stringify(options.projection)} (${[...app.projections.keys()].join(', ') || 'none'})`,
     );
   }
-  if (projection.configure) {
+  if (projection.configure || projection.begin || projection.finish || projection.restore) {
     throw new Error(
-      `${projection.name} keeps state across batches (configure): test it through the consumer runtime`,
+      `${projection.name} keeps state across batches (configure, begin, finish or restore): test it through the consumer runtime`,
     );
   }
   const config = options.config ?? loadConfig();
@@ -125,10 +150,20 @@ export async function testProjection(options: TestProjectionOptions): Promise<Pr
   const redis = new Redis(options.redisUrl ?? config.redis.url.value, { maxRetriesPerRequest: 2 });
   const fence = new OffsetFence(redis);
   const projectionKeys = new ProjectionKeys(keyPrefix, projection.name);
-  await redis.set(projectionKeys.current(), 'v1', 'NX');
-  const version = (await redis.get(projectionKeys.current())) ?? 'v1';
+  let version: string;
+  try {
+    await redis.set(projectionKeys.current(), 'v1', 'NX');
+    version = (await redis.get(projectionKeys.current())) ?? 'v1';
+  } catch (err) {
+    redis.disconnect();
+    const url = options.redisUrl ?? config.redis.url.value;
+    throw new Error(`testProjection: Redis at ${url} does not answer: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
   const partitionsOf = (topic: string) => app.catalog.topic(topic)?.partitions ?? config.topics.partitions;
-  const counts = Object.fromEntries(projection.topics.map((t) => [t, partitionsOf(t)]));
+  // Every topic of the app: a reader may read another projection's keys (`ctx.of`).
+  const counts = Object.fromEntries(app.catalog.topics.map((t) => [t.name, partitionsOf(t.name)]));
   const source = { redis, keyPrefix, topicPrefix: '', partitions: fixedPartitionCounts(counts) };
   const next = new Map<string, bigint>();
   const topicOfType = new Map(app.catalog.types.map((t) => [t, app.catalog.get(t).topic]));
@@ -144,32 +179,37 @@ export async function testProjection(options: TestProjectionOptions): Promise<Pr
     const keys = projectionKeys.partition(version, topic, partition);
     const where = `${topic}:${partition}`;
     const offset = next.get(where) ?? 0n;
-    next.set(where, offset + 1n);
     const expected = offset === 0n ? undefined : String(offset - 1n);
     const batch = new WriteBatch();
     let refused: Error | undefined;
     try {
+      // Checked and decoded as a producer and a consumer would: schema defaults filled in.
       validateEvent(app.catalog, event);
+      const decoded = asDecoded(app, event);
       batch.current = String(offset);
       projection!.apply(
-        { event: event as AppEvent, topic, partition, offset: String(offset), timestamp: Date.now() },
+        { event: decoded, topic, partition, offset: String(offset), timestamp: Date.now() },
         batch,
         keys,
       );
     } catch (err) {
+      // Anything else, the consumers would retry: the test fails with it, and nothing moved.
       if (!isUnrecoverable(err)) throw err;
       refused = err;
     }
-    const data = event.data as EventEnvelope;
+    const eventId = (event.data as Partial<EventEnvelope>).eventId;
     const horizon = config.consumer.dedupHorizonMs;
+    // Ids are kept by record time, here the time the event is applied (as the consumers keep them).
+    const now = Date.now();
     const slice = (writes: WriteBatch, dedup: boolean) => ({
       expected,
       last: String(offset),
       batch: writes,
-      ids: dedup && horizon > 0 ? [data.eventId] : [],
-      idsTime: data.occurredAt,
-      forgetBefore: data.occurredAt - horizon,
+      ids: dedup && horizon > 0 && eventId !== undefined ? [eventId] : [],
+      idsTime: now,
+      forgetBefore: now - horizon,
     });
+    next.set(where, offset + 1n);
     // A refused event still moves the offset, as a dead-lettered record does.
     const result = await fence.apply(keys, slice(refused ? new WriteBatch() : batch, !refused));
     if (result.kind === 'duplicates') {
@@ -206,7 +246,7 @@ export async function testProjection(options: TestProjectionOptions): Promise<Pr
           `${projection.name} has no reader ${JSON.stringify(name)} (${Object.keys(projection.readers ?? {}).join(', ') || 'none'})`,
         );
       }
-      return reader.read(params, readerContext(source, projection.name));
+      return reader.read(withDefaults(reader, params), readerContext(source, projection.name));
     },
     async close() {
       let cursor = '0';
@@ -218,6 +258,24 @@ export async function testProjection(options: TestProjectionOptions): Promise<Pr
       await redis.quit().catch(() => redis.disconnect());
     },
   };
+}
+
+/**
+ * `params` with the defaults of the reader's parameter schema, its required ones checked, as the
+ * query service's validation hands them to the reader.
+ */
+function withDefaults(reader: Reader<never>, params: Record<string, unknown>): Record<string, unknown> {
+  const schema = (reader.params ?? {}) as {
+    properties?: Record<string, { default?: unknown }>;
+    required?: string[];
+  };
+  const out: Record<string, unknown> = { ...params };
+  for (const [name, p] of Object.entries(schema.properties ?? {})) {
+    if (out[name] === undefined && p.default !== undefined) out[name] = p.default;
+  }
+  const missing = (schema.required ?? []).filter((name) => out[name] === undefined);
+  if (missing.length > 0) throw new Error(`read: missing parameter(s) ${missing.join(', ')}`);
+  return out;
 }
 
 /** A local stack started for a test run. */

@@ -16,7 +16,7 @@ import { createKafka } from '../lib/kafka.js';
 import type { Logger } from '../lib/logger.js';
 import { isUnrecoverable } from '../lib/errors.js';
 import type { AppEvent, EventCatalog } from '../schemas/catalog.js';
-import { validateEvent } from '../schemas/validate.js';
+import { validateEvent, validateEventTime, type EventClock } from '../schemas/validate.js';
 import type { Publisher } from './publisher.js';
 
 /** Where a source record came from. */
@@ -81,6 +81,7 @@ export function upcastChecked(
   catalog: EventCatalog,
   value: Buffer | null,
   source: BridgeSource,
+  clock: EventClock = { now: Date.now(), maxClockSkewMs: Infinity },
 ): UpcastResult {
   let result: UpcastResult;
   try {
@@ -88,9 +89,26 @@ export function upcastChecked(
   } catch (err) {
     return { ok: false, code: 'UPCAST_FAILED', message: `the upcaster threw: ${(err as Error).message}` };
   }
-  if (!result.ok) return result;
+  // An upcaster's answer is checked like input: whatever it returns, the batch goes on.
+  const answer = result as Partial<{ ok: unknown; code: unknown; message: unknown; event: unknown }> | null;
+  if (answer === null || typeof answer !== 'object' || typeof answer.ok !== 'boolean') {
+    return {
+      ok: false,
+      code: 'UPCAST_FAILED',
+      message: 'the upcaster returned neither { ok: true, event } nor { ok: false, code, message }',
+    };
+  }
+  if (!result.ok) {
+    return {
+      ok: false,
+      code: typeof answer.code === 'string' && answer.code !== '' ? answer.code : 'UPCAST_REFUSED',
+      message: typeof answer.message === 'string' ? answer.message : 'refused by the upcaster',
+    };
+  }
   try {
     validateEvent(catalog, result.event);
+    // The publisher refuses an event time too far ahead; refused here, it is one dead letter.
+    validateEventTime(result.event, clock);
     catalog.eventKey(result.event);
   } catch (err) {
     if (!isUnrecoverable(err)) throw err;
@@ -116,6 +134,7 @@ export async function startBridge(options: BridgeOptions): Promise<RunningBridge
     heartbeat,
     commitOffsetsIfNecessary,
   }: EachBatchPayload) => {
+    const clock = { now: Date.now(), maxClockSkewMs: config.events.maxClockSkewMs };
     const events: AppEvent<string, object>[] = [];
     const dead = [];
     for (const m of batch.messages) {
@@ -125,7 +144,7 @@ export async function startBridge(options: BridgeOptions): Promise<RunningBridge
         offset: m.offset,
         timestamp: Number(m.timestamp),
       };
-      const result = upcastChecked(bridge, catalog, m.value, where);
+      const result = upcastChecked(bridge, catalog, m.value, where, clock);
       if (result.ok) events.push(result.event);
       else {
         dead.push(

@@ -13,7 +13,7 @@ import type { TributaryConfig } from '../lib/config.js';
 import type { EngineProducer, EngineProducerOptions, OutgoingRecord } from '../lib/engine.js';
 import { createProducer } from '../lib/engines/index.js';
 import { ErrorCodes, TributaryError } from '../lib/errors.js';
-import type { Logger } from '../lib/logger.js';
+import { initLogger, type Logger } from '../lib/logger.js';
 import { EVENT_TYPE_HEADER, type AppEvent, type EventCatalog } from '../schemas/catalog.js';
 import { EventCodec } from '../schemas/codec.js';
 import { createSchemaRegistryClient } from '../schemas/registry.js';
@@ -81,7 +81,7 @@ export class Publisher<E extends PublishableEvent = PublishableEvent> {
   static async create<E extends PublishableEvent = PublishableEvent>(
     catalog: EventCatalog,
     config: TributaryConfig,
-    logger: Logger,
+    logger: Logger = initLogger({ level: config.logLevel }),
     options: PublisherOptions = {},
   ): Promise<Publisher<E>> {
     const log = logger.child({ component: 'publisher' });

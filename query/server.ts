@@ -79,8 +79,23 @@ function isBug(err: FastifyError): boolean {
 }
 
 /**
- * Fastify's own 4xx errors, and everything that is not a bug: Redis unreachable, timed out or
- * closing (ioredis's errors), or a 503 from below, all a 503 with Retry-After.
+ * Redis unreachable, timed out or closing, as ioredis reports it (its connection errors carry no
+ * class of their own, only a name or a message). Anything else a reader throws is a bug of the
+ * reader: a 500 with its stack in the log, not a 503 that tells clients to retry forever.
+ */
+function isUnavailable(err: FastifyError): boolean {
+  const code = (err as { code?: unknown }).code;
+  return (
+    ['MaxRetriesPerRequestError', 'AbortError'].includes(err.name) ||
+    (typeof code === 'string' &&
+      ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EPIPE'].includes(code)) ||
+    /Connection is closed|Command timed out|Stream isn't writeable|connect ECONNREFUSED/.test(err.message)
+  );
+}
+
+/**
+ * Fastify's own 4xx errors, and Redis unavailable (or a 503 from below): a 503 with Retry-After.
+ * Anything else is answered 500 by the shared error handler, which logs it with its stack.
  */
 function mapQueryError(
   err: FastifyError,
@@ -91,7 +106,7 @@ function mapQueryError(
     const code = err.statusCode === 404 ? QueryErrorCodes.NOT_FOUND : QueryErrorCodes.INVALID_REQUEST;
     return { status: err.statusCode, body: { error: code, message: err.message } };
   }
-  if (err.statusCode !== 503 && isBug(err)) return undefined;
+  if (err.statusCode !== 503 && (isBug(err) || !isUnavailable(err))) return undefined;
   logger.warn({ err: err.message, reqId }, 'read failed: dependency unavailable');
   return {
     status: 503,

@@ -50,6 +50,18 @@ function channel(topic: TopicDefinition, config: TributaryConfig): Json {
   };
 }
 
+/** A URL with its user info removed (`https://key:secret@host/x` → `https://host/x`). */
+export function withoutCredentials(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    return u.toString().replace(/\/$/, url.endsWith('/') ? '/' : '');
+  } catch {
+    return url.replace(/\/\/[^/@]*@/, '//');
+  }
+}
+
 /**
  * The document for `catalog` as `config` deploys it (topic prefix, partitions, brokers, registry).
  * `title` and `version` name the app.
@@ -127,7 +139,8 @@ export function asyncApiDocument(
         description: 'The Kafka brokers.',
         bindings: {
           kafka: {
-            schemaRegistryUrl: config.registry.url.value,
+            // Without credentials: the document is public, and a registry URL may carry user:secret@.
+            schemaRegistryUrl: withoutCredentials(config.registry.url.value),
             schemaRegistryVendor: 'confluent',
             bindingVersion: KAFKA_BINDINGS,
           },

@@ -103,6 +103,9 @@ export function readAvscFile(file: string): AvscFile {
   if (s === null || typeof s !== 'object' || s.type !== 'record' || typeof s.name !== 'string') {
     throw new TributaryError(ErrorCodes.SCHEMA_INVALID, `${file}: expected a record schema with a name`);
   }
+  if (!Array.isArray(s.fields)) {
+    throw new TributaryError(ErrorCodes.SCHEMA_INVALID, `${file}: record ${s.name} needs a fields array`);
+  }
   if (!AVRO_NAME.test(s.name)) {
     throw new TributaryError(
       ErrorCodes.SCHEMA_INVALID,

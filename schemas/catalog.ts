@@ -107,6 +107,15 @@ function field(schema: AvroRecordSchema, name: string): AvroField | undefined {
   return schema.fields.find((f) => f.name === name);
 }
 
+/** The file's schema parsed by avsc, or an error naming the file and what avsc refused. */
+function parsed(file: AvscFile): Type {
+  try {
+    return parseSchema(file.schema);
+  } catch (err) {
+    return invalid(`${file.path}: not a valid Avro schema: ${(err as Error).message}`);
+  }
+}
+
 /** Checks that a record carries the envelope fields every event needs. */
 function checkEnvelope(file: AvscFile): void {
   const { schema } = file;
@@ -197,7 +206,7 @@ export class EventCatalog {
           topic: t.name,
           keyFields: keyFields as [string, ...string[]],
           schema: file.schema,
-          avroType: parseSchema(file.schema),
+          avroType: parsed(file),
           file: file.path,
         });
       }

@@ -28,28 +28,37 @@ export function registerBridgeCommand(program: Command, ctx: CliContext): void {
       await ensureTopics(ctx);
       const publisher = await Publisher.create(app.catalog, config, logger);
       const deadLetters = createProducer(config, logger);
-      await deadLetters.connect();
-      const running = await Promise.all(
-        wanted.map((n) =>
-          startBridge({
-            bridge: app.bridges.get(n)!,
-            catalog: app.catalog,
-            config,
-            logger,
-            publisher,
-            deadLetters,
-          }),
-        ),
-      );
+      const started: Awaited<ReturnType<typeof startBridge>>[] = [];
+      try {
+        await deadLetters.connect();
+        for (const n of wanted) {
+          started.push(
+            await startBridge({
+              bridge: app.bridges.get(n)!,
+              catalog: app.catalog,
+              config,
+              logger,
+              publisher,
+              deadLetters,
+            }),
+          );
+        }
+      } catch (err) {
+        // One bridge that cannot start: stop what did, so the process ends with the error.
+        await Promise.allSettled(started.map((b) => b.stop()));
+        await publisher.close().catch(() => undefined);
+        await deadLetters.disconnect().catch(() => undefined);
+        throw err;
+      }
       console.log(`bridging: ${wanted.join(', ')}; Ctrl-C to stop`);
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);
       });
-      await Promise.all(running.map((b) => b.stop()));
+      await Promise.all(started.map((b) => b.stop()));
       await publisher.close();
       await deadLetters.disconnect();
-      running.forEach((b, i) =>
+      started.forEach((b, i) =>
         console.log(`${wanted[i]}: upcast ${b.stats.upcast}, dead-lettered ${b.stats.deadLettered}`),
       );
     });

@@ -76,7 +76,7 @@ export function scaffold(name: string, tributary: string): Record<string, string
       2,
     )}\n`,
     'tributary.config.ts': `import { defineApp } from 'tributary';
-import { itemsPerList } from '../../app/projections/items-per-list.js';
+import { itemsPerList } from './projections/items-per-list.js';
 
 export default defineApp({
   name: ${JSON.stringify(name)},
@@ -86,7 +86,7 @@ export default defineApp({
 });
 `,
     'projections/items-per-list.ts': `import { defineProjection, defineReader } from 'tributary';
-import type { AnyEvent } from '../../generated/events.js';
+import type { AnyEvent } from '../generated/events.js';
 
 /** Per list: how many of each item were added. */
 export const itemsPerList = defineProjection<AnyEvent>({
@@ -137,7 +137,7 @@ export default async function setup(): Promise<() => Promise<void>> {
     'test/items-per-list.test.ts': `import { loadApp } from 'tributary';
 import { commandsOf, testProjection } from 'tributary/testing';
 import { describe, expect, it } from 'vitest';
-import { itemsPerList } from '../../projections/items-per-list.js';
+import { itemsPerList } from '../projections/items-per-list.js';
 
 const added = (listId: string, item: string, quantity: number, eventId?: string) => ({
   type: 'ItemAdded' as const,

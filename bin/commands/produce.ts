@@ -219,7 +219,9 @@ export function registerProduceCommands(program: Command, ctx: CliContext): void
       if (o.ndjson) {
         if (!Number.isFinite(limit)) throw new Error('--ndjson needs --count or --duration');
         for (let i = 0; i < limit; i++) {
-          const { event } = events.next().value!;
+          const next = events.next();
+          if (next.done) break;
+          const { event } = next.value;
           if (!process.stdout.write(`${JSON.stringify(event)}\n`))
             await new Promise((r) => process.stdout.once('drain', r));
         }

@@ -15,6 +15,7 @@ export class ConsumerMetrics {
   readonly deadLettered: Counter<'group' | 'topic' | 'code'>;
   readonly retried: Counter<'group' | 'kind'>;
   readonly duplicates: Counter<'group' | 'topic'>;
+  readonly unknownTypes: Counter<'group' | 'topic'>;
   readonly redisBehind: Counter<'group' | 'topic'>;
   readonly lag: Gauge<'group' | 'topic' | 'partition'>;
   readonly batchDuration: Histogram<'group'>;
@@ -56,6 +57,12 @@ export class ConsumerMetrics {
     this.duplicates = new Counter({
       name: `${m}consumer_records_duplicate_total`,
       help: 'Records dropped because their event id was applied before, within the de-duplication horizon',
+      labelNames: ['group', 'topic'],
+      registers: [registry],
+    });
+    this.unknownTypes = new Counter({
+      name: `${m}consumer_records_unknown_type_total`,
+      help: 'Records of an event type the app does not know (a newer producer): skipped, not dead-lettered',
       labelNames: ['group', 'topic'],
       registers: [registry],
     });

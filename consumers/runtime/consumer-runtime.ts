@@ -24,7 +24,7 @@ import type {
   TopicPartition,
 } from '../../lib/engine.js';
 import { createConsumer, createProducer } from '../../lib/engines/index.js';
-import { ErrorCodes, isTributaryError, isUnrecoverable } from '../../lib/errors.js';
+import { ErrorCodes, hasCode, isTributaryError, isUnrecoverable } from '../../lib/errors.js';
 import { createKafka, projectionGroupId } from '../../lib/kafka.js';
 import type { Logger } from '../../lib/logger.js';
 import { topicName, type EventCatalog } from '../../schemas/catalog.js';
@@ -82,6 +82,11 @@ export interface RuntimeStats {
   duplicates: number;
   /** Times Redis was found behind this consumer (it lost writes) and the partition replayed. */
   redisBehind: number;
+  /**
+   * Records of an event type the app does not know (a registered record a newer producer added):
+   * skipped, not dead-lettered (DESIGN.md §10), and counted.
+   */
+  unknownTypes: number;
 }
 
 /** What a slice's earlier attempts decided, by record offset. */
@@ -105,6 +110,7 @@ interface BuiltSlice {
   idsTime: number;
   applied: number;
   duplicates: number;
+  unknownTypes: number;
   outcome?: BatchOutcome | undefined;
   /** Set when a handler failed and the slice must be built again after a backoff (attempts). */
   readonly retry?: number;
@@ -121,7 +127,10 @@ export class ConsumerRuntime {
     batches: 0,
     duplicates: 0,
     redisBehind: 0,
+    unknownTypes: 0,
   };
+  /** Record names of unknown event types already logged (once each). */
+  private readonly unknownLogged = new Set<string>();
   /**
    * Per `topic:partition`, the offset this consumer believes Redis stores (undefined: none), known
    * once the partition was read in this assignment; the fence applies a slice only if it is so.
@@ -584,6 +593,7 @@ export class ConsumerRuntime {
       idsTime: 0,
       applied: 0,
       duplicates: 0,
+      unknownTypes: 0,
     };
     const inSlice = dedup ? new Set<string>() : undefined;
     const now = Date.now();
@@ -628,6 +638,19 @@ export class ConsumerRuntime {
           headers: m.headers,
         };
       } catch (err) {
+        if (hasCode(err, ErrorCodes.EVENT_TYPE_UNKNOWN)) {
+          // A well-formed record of a registered schema the app has no event for: a topic may
+          // carry events that newer producers added. Skipped (the offset moves past it), counted.
+          built.unknownTypes++;
+          if (!this.unknownLogged.has(err.message) && this.unknownLogged.size < 100) {
+            this.unknownLogged.add(err.message);
+            this.log.warn(
+              { topic, partition, offset: m.offset, reason: err.message },
+              'record of an unknown event type skipped',
+            );
+          }
+          continue;
+        }
         built.dead.push({ offset: m.offset, record: deadLetterRecord(source(), this.reason(err)) });
         continue;
       }
@@ -710,12 +733,14 @@ export class ConsumerRuntime {
     this.stats.applied += built.applied;
     this.stats.deadLettered += built.dead.length;
     this.stats.duplicates += built.duplicates;
+    this.stats.unknownTypes += built.unknownTypes;
     const metrics = this.options.metrics;
     if (!metrics) return;
     const labels = { group: this.groupId, topic };
     metrics.consumed.inc(labels, records);
     metrics.applied.inc(labels, built.applied);
     if (built.duplicates > 0) metrics.duplicates.inc(labels, built.duplicates);
+    if (built.unknownTypes > 0) metrics.unknownTypes.inc(labels, built.unknownTypes);
     for (const d of built.dead) {
       const code = String(d.record.headers?.['dlq-error-code'] ?? 'UNKNOWN');
       metrics.deadLettered.inc({ ...labels, code });

@@ -136,6 +136,37 @@ describe('an app definition', () => {
       /projections\.0\.apply: expected a function/,
     );
     expect(appError(billingApp({ partitons: 3 }))).toMatch(/partitons/);
+    const bridge = {
+      name: 'legacy',
+      from: 'legacy-invoices',
+      upcast: () => ({ ok: false, code: 'X', message: 'x' }),
+    };
+    const withSource = (source: object) =>
+      billingApp({
+        topics: [
+          { name: 'invoices', events: ['InvoiceIssued', 'InvoicePaid'], key: ['customerId'] },
+          { name: 'legacy-invoices', ...source },
+        ],
+        bridges: [bridge],
+      });
+    expect(appError(withSource({}))).toMatch(
+      /bridges\[0\]\.from: topic legacy-invoices has no dead-letter topic/,
+    );
+    expect(resolveApp(withSource({ deadLetters: true }), FILE).bridges.has('legacy')).toBe(true);
+    expect(appError(billingApp({ bridges: [{ ...bridge, from: 'invoices' }] }))).toMatch(/carries events/);
+    // Names the CLI could not reach, and readers that could not be served.
+    expect(appError(billingApp({ projections: [{ ...counter, name: 'serve' }] }))).toMatch(
+      /projections\.0\.name: is a name of tributary query's own/,
+    );
+    const reader = { description: 'd', answer: { type: 'object' }, read: async () => null };
+    expect(appError(billingApp({ projections: [{ ...counter, readers: { 'a/b': reader } }] }))).toMatch(
+      /projections\.0\.readers\.a\/b/,
+    );
+    expect(
+      appError(
+        billingApp({ projections: [{ ...counter, readers: { ok: { description: 'd', answer: {} } } }] }),
+      ),
+    ).toMatch(/projections\.0\.readers\.ok\.read: expected a function/);
   });
 
   it('is refused when a schema lacks the envelope or two records share a name', () => {
@@ -156,6 +187,18 @@ describe('an app definition', () => {
     expect(
       appError({ name: 'x', schemas: twice, topics: [{ name: 't', events: ['Thing'], key: ['eventId'] }] }),
     ).toMatch(/record Thing is also defined in/);
+    const badType = schemas({ Thing: [{ name: 'n', type: 'strng' }] });
+    expect(
+      appError({ name: 'x', schemas: badType, topics: [{ name: 't', events: ['Thing'], key: ['eventId'] }] }),
+    ).toMatch(/Thing\.avsc: not a valid Avro schema: .*strng/);
+    const noFields = mkdtempSync(path.join(root, 'schemas-'));
+    writeFileSync(
+      path.join(noFields, 'a.avsc'),
+      JSON.stringify({ type: 'record', name: 'A', namespace: 'a.b', fields: 'x' }),
+    );
+    expect(
+      appError({ name: 'x', schemas: noFields, topics: [{ name: 't', events: ['A'], key: ['eventId'] }] }),
+    ).toMatch(/a\.avsc: record A needs a fields array/);
     const noNamespace = mkdtempSync(path.join(root, 'schemas-'));
     writeFileSync(
       path.join(noNamespace, 'a.avsc'),

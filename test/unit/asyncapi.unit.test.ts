@@ -21,6 +21,15 @@ async function errorsOf(doc: unknown): Promise<string[]> {
 }
 
 describe('AsyncAPI document', () => {
+  it('never carries the registry credentials', () => {
+    const withSecret = loadConfig({
+      TRIBUTARY_SCHEMA_REGISTRY_URL: 'https://key:s3cret@registry.example.com/apis/ccompat/v7',
+    });
+    const doc = JSON.stringify(asyncApiDocument(shopCatalog, withSecret, { title: 'shop', version: '1' }));
+    expect(doc).not.toContain('s3cret');
+    expect(doc).toContain('"schemaRegistryUrl":"https://registry.example.com/apis/ccompat/v7"');
+  });
+
   it('of the shop is valid AsyncAPI 3.0 with Avro payloads, as @asyncapi/parser reads it', async () => {
     const doc = asyncApiDocument(shopCatalog, config, { title: 'shop', version: '1.2.3' });
     expect(await errorsOf(doc)).toEqual([]);

@@ -128,5 +128,30 @@ describe('a bridge runner', () => {
       at,
     );
     expect(throws).toEqual({ ok: false, code: 'UPCAST_FAILED', message: 'the upcaster threw: bad day' });
+    // Garbage from the upcaster is a dead letter too, never an exception that stalls the batch.
+    const garbage = defineBridge({ name: 'x', from: 'y', upcast: () => undefined as never });
+    expect(upcastChecked(garbage, shopCatalog, null, at)).toMatchObject({ ok: false, code: 'UPCAST_FAILED' });
+    const noCode = defineBridge({ name: 'x', from: 'y', upcast: () => ({ ok: false }) as never });
+    expect(upcastChecked(noCode, shopCatalog, null, at)).toEqual({
+      ok: false,
+      code: 'UPCAST_REFUSED',
+      message: 'refused by the upcaster',
+    });
+    // An event time further ahead than the clock allows: the publisher would refuse the batch.
+    const ahead = upcastChecked(
+      legacyUserBridge,
+      shopCatalog,
+      json({ name: 'Ada', email: 'ada@example.com' }),
+      at,
+      {
+        now: at.timestamp - 600_000,
+        maxClockSkewMs: 300_000,
+      },
+    );
+    expect(ahead).toMatchObject({
+      ok: false,
+      code: 'INVALID_FIELDS',
+      message: expect.stringContaining('data.occurredAt'),
+    });
   });
 });

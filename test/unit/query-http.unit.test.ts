@@ -11,7 +11,20 @@ import { initLogger } from '../../lib/logger.js';
 import { encodeCursor } from '../../lib/read-models/cursor.js';
 import { fixedPartitionCounts, openReadModelSource } from '../../lib/read-models/source.js';
 import { buildQueryServer } from '../../query/server.js';
+import { defineReader } from '../../lib/read-models/reader.js';
 import { shopModels, shopCatalog } from '../helpers/shop.js';
+
+/** A model whose readers fail on their own, before any Redis: a bug, and a bad parameter. */
+const faulty = {
+  name: 'faulty',
+  readers: {
+    bug: defineReader({
+      description: 'throws',
+      answer: { type: 'object' },
+      read: () => Promise.reject(new Error('a reader bug')),
+    }),
+  },
+};
 
 const READER = 'reader-key-0123456789abcdef';
 const WRITER = 'writer-key-0123456789abcdef';
@@ -32,7 +45,13 @@ async function setup(env: Record<string, string> = {}) {
     ...env,
   });
   const source = openReadModelSource(config, logger, { partitions: fixedPartitionCounts(3) });
-  const server = await buildQueryServer({ catalog: shopCatalog, models: shopModels, config, logger, source });
+  const server = await buildQueryServer({
+    catalog: shopCatalog,
+    models: [...shopModels, faulty],
+    config,
+    logger,
+    source,
+  });
   closers.push(async () => {
     await server.app.close();
     await source.close();
@@ -94,6 +113,7 @@ describe('query service: auth', () => {
       '/analytics/top-pages',
       '/analytics/unique-users',
       '/healthz',
+      '/models/faulty/bug',
       '/models/orders/of-user',
       '/models/user-count/total',
       '/models/users/get',
@@ -149,6 +169,13 @@ describe('query service: parameters', () => {
     });
     expect(post.statusCode).toBe(404);
     expect((await get(`/models/users/get?id=${'x'.repeat(300)}`)).statusCode).toBe(400);
+  });
+
+  it('answers 500, not a 503 that invites retries, when a reader itself fails', async () => {
+    const { get } = await setup();
+    const res = await get('/models/faulty/bug');
+    expect(res.statusCode).toBe(500);
+    expect(res.json()).toMatchObject({ error: 'internal' });
   });
 
   it('answers 503 with Retry-After, not 500, while Redis is unreachable', async () => {
