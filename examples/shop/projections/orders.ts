@@ -31,7 +31,16 @@
  * The query side (lib/read-models/orders.ts) finds a user's partition with Kafka's murmur2 over
  * the user id, as the producer did, and reads pages of their orders there.
  */
-import { defineReader, pageParams } from 'tributary';
+import {
+  defineProjection,
+  defineReader,
+  ErrorCodes,
+  pageParams,
+  UnrecoverableError,
+  type AppliedRecord,
+  type PartitionKeys,
+  type WriteBatch,
+} from 'tributary';
 import { readUserOrders, type OrderTotals } from '../read-models/orders.js';
 import { ORDERS_PAGE_SCHEMA } from '../read-models/schemas.js';
 import { readUser } from '../read-models/users.js';
@@ -44,14 +53,6 @@ const NO_TOTALS: OrderTotals = {
   paidAmount: {},
   refundedAmount: {},
 };
-import {
-  ErrorCodes,
-  UnrecoverableError,
-  defineProjection,
-  type AppliedRecord,
-  type PartitionKeys,
-  type WriteBatch,
-} from 'tributary';
 import type { AnyEvent, OrderCancelled, OrderPaid, OrderPlaced } from '../generated/events.js';
 import { orderKeys } from '../keys.js';
 

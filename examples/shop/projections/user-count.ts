@@ -4,9 +4,14 @@
  * unknown delete cannot skew it) and running totals of sign-ups and deletions. The count is the
  * sum over partitions of the set sizes (read with SCARD, merged by the reader).
  */
-import { defineReader } from 'tributary';
+import {
+  defineProjection,
+  defineReader,
+  type AppliedRecord,
+  type PartitionKeys,
+  type WriteBatch,
+} from 'tributary';
 import { countUsers } from '../read-models/users.js';
-import { defineProjection, type AppliedRecord, type PartitionKeys, type WriteBatch } from 'tributary';
 import type { AnyEvent } from '../generated/events.js';
 import { userCountKeys } from '../keys.js';
 

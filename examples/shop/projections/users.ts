@@ -11,17 +11,18 @@
  * - An email address without '@' (in `UserCreated`, or set by `UserUpdated`) breaks a business
  *   rule: the record can never be applied and goes to the dead-letter topic (`EVENT_INVALID`).
  */
-import { defineReader, pageParams } from 'tributary';
-import { USERS_PAGE_SCHEMA, USER_SCHEMA } from '../read-models/schemas.js';
-import { listUsers, readUser, type UserView, type UsersPage } from '../read-models/users.js';
 import {
-  ErrorCodes,
-  UnrecoverableError,
   defineProjection,
+  defineReader,
+  ErrorCodes,
+  pageParams,
+  UnrecoverableError,
   type AppliedRecord,
   type PartitionKeys,
   type WriteBatch,
 } from 'tributary';
+import { USERS_PAGE_SCHEMA, USER_SCHEMA } from '../read-models/schemas.js';
+import { listUsers, readUser, type UserView, type UsersPage } from '../read-models/users.js';
 import type { AnyEvent } from '../generated/events.js';
 import { userKeys } from '../keys.js';
 

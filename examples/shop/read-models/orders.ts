@@ -17,6 +17,7 @@ import {
   type ReaderContext,
 } from 'tributary';
 import { orderKeys } from '../keys.js';
+import { ORDER_SCHEMA } from './schemas.js';
 
 export const ORDERS_TOPIC = 'orders';
 
@@ -86,27 +87,8 @@ const NUMERIC = new Set([
 const TOTAL_KINDS = new Set(['placedAmount', 'paidAmount', 'refundedAmount']);
 const VERSION = /^v\d{1,9}$/;
 
-/** The fields of a view in the order they are shown (the hash keeps the order they were written in). */
-const FIELD_ORDER = [
-  'orderId',
-  'userId',
-  'status',
-  'totalAmount',
-  'currency',
-  'itemCount',
-  'lineCount',
-  'placedAt',
-  'paidAt',
-  'paidAmount',
-  'paymentCurrency',
-  'paymentMethod',
-  'paymentId',
-  'cancelledAt',
-  'cancelReason',
-  'refundAmount',
-  'refundCurrency',
-  'items',
-];
+/** The fields of a view in the order its schema lists them (the hash keeps the order they were written in). */
+const FIELD_ORDER = Object.keys(ORDER_SCHEMA.properties as Record<string, unknown>);
 
 function toView(h: Record<string, string>): OrderView {
   const view: Record<string, unknown> = {};
