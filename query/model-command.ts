@@ -123,7 +123,10 @@ export async function runReader(
   let answer = (await read.read(params, readerContext(source, model))) as Record<string, unknown> | null;
   if (!all || answer === null || typeof answer !== 'object') return answer;
   const list = Object.keys(answer).find((k) => Array.isArray(answer![k]));
-  while (list && typeof answer.nextCursor === 'string') {
+  // A reader that hands back a cursor it gave before would page forever: stop there.
+  const seen = new Set<string>();
+  while (list && typeof answer.nextCursor === 'string' && !seen.has(answer.nextCursor)) {
+    seen.add(answer.nextCursor);
     const next = (await read.read(
       { ...params, cursor: answer.nextCursor },
       readerContext(source, model),
