@@ -11,7 +11,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import type { TributaryConfig } from '../lib/config.js';
-import { createKafka, projectionGroupId } from '../lib/kafka.js';
+import { createKafka } from '../lib/kafka.js';
+import { projectionGroupId } from '../lib/names.js';
 import type { Logger } from '../lib/logger.js';
 import { topicName, type EventCatalog } from '../schemas/catalog.js';
 import { ErrorCodes, TributaryError } from '../lib/errors.js';

@@ -8,17 +8,13 @@ import type { TributaryConfig } from '../lib/config.js';
 import { ErrorCodes, TributaryError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import type { EventCatalog } from '../schemas/catalog.js';
+import { dlqTopic } from '../lib/names.js';
 
 export interface TopicSpec {
   readonly name: string;
   readonly partitions: number;
   readonly replicationFactor: number;
   readonly configs: Readonly<Record<string, string>>;
-}
-
-/** The dead-letter topic of a topic. */
-export function dlqTopic(topic: string): string {
-  return `${topic}.dlq`;
 }
 
 /**

@@ -47,14 +47,6 @@ function pinoLogCreator(logger: Logger, expected?: ExpectedLog) {
     };
 }
 
-/**
- * The consumer group of one key version of a projection (`<prefix>tributary-users.v1`): the
- * consumer runtime joins it, rebuild deletes old ones, the dashboard reads its state.
- */
-export function projectionGroupId(topicPrefix: string, projection: string, version: string): string {
-  return `${topicPrefix}tributary-${projection}.${version}`;
-}
-
 export interface KafkaClientOptions {
   /** Overrides the configured client id (e.g. per consumer group). */
   clientId?: string;

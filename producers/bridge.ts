@@ -18,6 +18,7 @@ import { isUnrecoverable } from '../lib/errors.js';
 import type { AppEvent, EventCatalog } from '../schemas/catalog.js';
 import { validateEvent, validateEventTime, type EventClock } from '../schemas/validate.js';
 import type { Publisher } from './publisher.js';
+import { bridgeGroupId, dlqTopic } from '../lib/names.js';
 
 /** Where a source record came from. */
 export interface BridgeSource {
@@ -122,8 +123,8 @@ export async function startBridge(options: BridgeOptions): Promise<RunningBridge
   const { bridge, catalog, config, publisher, deadLetters } = options;
   const prefix = config.topics.prefix;
   const source = `${prefix}${bridge.from}`;
-  const dlq = `${source}.dlq`;
-  const groupId = options.groupId ?? `${prefix}tributary-bridge-${bridge.name}`;
+  const dlq = dlqTopic(source);
+  const groupId = options.groupId ?? bridgeGroupId(prefix, bridge.name);
   const log = options.logger.child({ component: 'bridge', bridge: bridge.name, source, groupId });
   const stats: BridgeStats = { upcast: 0, deadLettered: 0 };
   const consumer: Consumer = createKafka(config, log, { clientId: groupId }).consumer({ groupId });

@@ -25,7 +25,8 @@ import type {
 } from '../../lib/engine.js';
 import { createConsumer, createProducer } from '../../lib/engines/index.js';
 import { ErrorCodes, hasCode, isTributaryError, isUnrecoverable } from '../../lib/errors.js';
-import { createKafka, projectionGroupId } from '../../lib/kafka.js';
+import { createKafka } from '../../lib/kafka.js';
+import { dlqTopic, projectionGroupId } from '../../lib/names.js';
 import type { Logger } from '../../lib/logger.js';
 import { topicName, type EventCatalog } from '../../schemas/catalog.js';
 import { EventCodec } from '../../schemas/codec.js';
@@ -711,7 +712,7 @@ export class ConsumerRuntime {
     // A slice built again (after duplicates or a bound) does not send its dead letters twice.
     const dead = built.dead.filter((d) => !skip.sentDeadLetters.has(d.offset));
     if (dead.length > 0) {
-      const dlq = `${topic}.dlq`;
+      const dlq = dlqTopic(topic);
       await this.outputs.send(
         dlq,
         dead.map((d) => d.record),

@@ -10,6 +10,7 @@ import { truncateDeadLetter } from '../../lib/dead-letter.js';
 import type { EngineProducer, OutgoingRecord } from '../../lib/engine.js';
 import type { Logger } from '../../lib/logger.js';
 import type { ConsumerMetrics } from './consumer-metrics.js';
+import { isDlqTopic } from '../../lib/names.js';
 
 /** Failed attempts to produce to a topic before it counts as blocked. */
 const ALERT_ATTEMPTS = 5;
@@ -17,7 +18,6 @@ const ALERT_ATTEMPTS = 5;
 const ALERT_INTERVAL_MS = 60_000;
 /** Value sizes a dead letter too large for its topic is cut to, on the first and later refusals. */
 const TRUNCATED_VALUE_BYTES = [256 * 1024, 16 * 1024] as const;
-const DLQ_SUFFIX = '.dlq';
 
 /** The broker (or librdkafka) refused a record as larger than the topic allows. */
 function isTooLarge(err: unknown): boolean {
@@ -66,7 +66,7 @@ export class OutputProducer {
       } catch (err) {
         if (this.options.stopping() && attempt > 3) throw err;
         const reason = (err as Error).message;
-        if (topic.endsWith(DLQ_SUFFIX) && isTooLarge(err)) {
+        if (isDlqTopic(topic) && isTooLarge(err)) {
           batch = batch.map((r) => truncateDeadLetter(r, TRUNCATED_VALUE_BYTES[Math.min(attempt, 2) - 1]!));
           log.warn({ topic, reason }, 'dead letters too large for their topic: values truncated');
         }

@@ -15,7 +15,8 @@
  * a couple of seconds, so many open dashboards cost Redis and Kafka no more than one.
  */
 import type { TributaryConfig } from '../../lib/config.js';
-import { createFailFastAdmin, projectionGroupId } from '../../lib/kafka.js';
+import { createFailFastAdmin } from '../../lib/kafka.js';
+import { projectionGroupId } from '../../lib/names.js';
 import type { Logger } from '../../lib/logger.js';
 import { readAnalyticsView, readLateCounts } from '../../lib/read-models/analytics.js';
 import type { ReadModelSource } from '../../lib/read-models/source.js';

@@ -5,7 +5,7 @@
 import type { Admin } from 'kafkajs';
 import type { Redis } from 'ioredis';
 import type { TributaryConfig } from '../../lib/config.js';
-import { projectionGroupId } from '../../lib/kafka.js';
+import { projectionGroupId } from '../../lib/names.js';
 import { desiredTopics, provisionTopics } from '../../infra/topics.js';
 import { cleanupTopics, testAdmin, testConfig, testLogger, testRedis } from './stack.js';
 import { readProgress } from './users-oracle.js';

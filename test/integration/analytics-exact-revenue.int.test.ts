@@ -8,7 +8,7 @@
  */
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { analyticsProjection } from '../../consumers/analytics/analytics-projection.js';
-import { dlqTopic } from '../../infra/topics.js';
+import { dlqTopic } from '../../lib/names.js';
 import type { TributaryConfig } from '../../lib/config.js';
 import {
   readAnalyticsTotals,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../lib/config.js';
-import { desiredTopics, dlqTopic, planTopics, type ExistingTopic } from '../../infra/topics.js';
+import { desiredTopics, planTopics, type ExistingTopic } from '../../infra/topics.js';
+import { dlqTopic } from '../../lib/names.js';
 import { shopCatalog } from '../helpers/shop.js';
 
 const config = loadConfig({ TRIBUTARY_TOPIC_PREFIX: 'p.', TRIBUTARY_TOPIC_PARTITIONS: '3' }, '/srv');
