@@ -17,6 +17,11 @@ export function modelPath(projection: string, reader: string): string {
   return `/models/${projection}/${reader}`;
 }
 
+/** The path of every reader of `models`, in declaration order. */
+export function readerPaths(models: readonly ReadableModel[]): string[] {
+  return models.flatMap((m) => Object.keys(m.readers ?? {}).map((r) => modelPath(m.name, r)));
+}
+
 const NO_PARAMS: JsonSchema = { type: 'object', properties: {}, additionalProperties: false };
 
 export interface ModelRoutesOptions {

@@ -17,6 +17,7 @@ import { startBridge } from '../../producers/bridge.js';
 import { startIngestService } from '../../producers/http/service.js';
 import { publishPaced } from '../../producers/paced-publish.js';
 import { startQueryService } from '../../query/service.js';
+import { readerPaths } from '../../query/model-routes.js';
 
 export function registerDemoCommand(program: Command, ctx: CliContext): void {
   program
@@ -96,9 +97,7 @@ export function registerDemoCommand(program: Command, ctx: CliContext): void {
         console.log(
           `Consumer metrics: http://${config.consumer.httpHost}:${config.consumer.httpPort}/metrics`,
         );
-      const readers = [...app.projections.values()].flatMap((p) =>
-        Object.keys(p.readers ?? {}).map((r) => `/models/${p.name}/${r}`),
-      );
+      const readers = readerPaths([...app.projections.values()]);
       console.log(`Query API: ${query.url} (GET ${[...readers, '/analytics/*', '/stream'].join(', ')})`);
       const key = ingest.auth.devKey ? `#key=${ingest.auth.devKey.key}` : '';
       console.log(`\nDashboard: ${query.url}/dashboard${key}\n`);

@@ -28,6 +28,7 @@ import {
   runReader,
 } from '../../query/model-command.js';
 import { formatMetric } from '../../query/table.js';
+import { readerPaths } from '../../query/model-routes.js';
 
 /** A `--limit` value: an integer from 1 to 10,000. */
 export function parseLimit(value: string): number {
@@ -165,10 +166,7 @@ export function registerQueryCommand(program: Command, ctx: CliContext): void {
         ...(opts.host === undefined ? {} : { host: opts.host }),
         ...(opts.port === undefined ? {} : { port: opts.port }),
       });
-      printQueryBanner(
-        service,
-        models.flatMap((m) => Object.keys(m.readers ?? {}).map((r) => `/models/${m.name}/${r}`)),
-      );
+      printQueryBanner(service, readerPaths(models));
       await runUntilSignal(service, logger);
     });
 

@@ -22,7 +22,8 @@ export type Parsed<T> =
 /** An unknown `type` is reported with this message prefix, so callers can tell it apart. */
 export const UNKNOWN_TYPE_MESSAGE = 'unknown event type';
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
+/** A JSON object (not null, not an array). */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 

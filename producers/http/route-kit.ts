@@ -10,7 +10,7 @@ import type { EventClock } from '../../schemas/validate.js';
 import type { FieldError } from './http-error.js';
 import { HttpError, HttpErrorCodes, invalidEvents } from './http-error.js';
 import { acceptedSchema, payloadSchema, type JsonSchema } from './openapi.js';
-import { completeEvent } from './request-body.js';
+import { completeEvent, isPlainObject } from './request-body.js';
 import { ingestRoute } from './route-options.js';
 
 export interface IngestRouteKit {
@@ -45,10 +45,6 @@ export interface IngestRouteKit {
 
 /** An app's hook that registers its own ingestion routes. */
 export type IngestRoutes = (kit: IngestRouteKit) => void;
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** The kit for `app`, publishing through `publish`. */
 export function ingestRouteKit(

@@ -7,16 +7,17 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { resolveApp } from '../../app/app.js';
 import shopDefinition from '../../examples/shop/tributary.config.js';
-import type { AnyEvent, EventDataMap, EventOf, EventType } from '../../examples/shop/generated/events.js';
+import type { AnyEvent, EventDataMap, EventType } from '../../examples/shop/generated/events.js';
 import {
   EVENT_TYPE_HEADER,
-  createEvent as createAnyEvent,
   topicName,
   type EventDefinition,
   type EventInput,
 } from '../../schemas/catalog.js';
 
 export type { AnyEvent, EventDataMap, EventOf, EventType } from '../../examples/shop/generated/events.js';
+/** A shop event of `type`, typed by its payload (the generated helper). */
+export { createEvent } from '../../examples/shop/generated/events.js';
 /** A shop event (the generated union). */
 export type TributaryEvent = AnyEvent;
 /** The payload of a shop event type. */
@@ -49,15 +50,6 @@ export const TOPICS = shopCatalog.eventTopics.map((t) => t.name) as readonly (
 export const eventCatalog = Object.fromEntries(EVENT_TYPES.map((t) => [t, shopCatalog.get(t)])) as {
   readonly [K in EventType]: EventDefinition;
 };
-
-/** A shop event of `type`, `eventId` and `occurredAt` filled in unless given. */
-export function createEvent<K extends EventType>(
-  type: K,
-  input: ShopEventInput<K>,
-  now: number = Date.now(),
-): EventOf<K> {
-  return createAnyEvent<K, EventDataMap[K]>(type, input, now) as EventOf<K>;
-}
 
 export const eventKey = (event: AnyEvent): string => shopCatalog.eventKey(event);
 export const topicOf = (type: EventType, prefix = ''): string => shopCatalog.topicOf(type, prefix);
